@@ -1,0 +1,140 @@
+package io.github.deltakv.it;
+
+import dev.langchain4j.model.chat.ChatModel;
+import dev.langchain4j.model.chat.common.AbstractChatModelIT;
+import dev.langchain4j.model.chat.request.ChatRequestParameters;
+import dev.langchain4j.model.chat.response.ChatResponseMetadata;
+
+import io.github.deltakv.langchain4j.DeltaKvChatModel;
+import io.github.deltakv.langchain4j.DeltaKvChatRequestParameters;
+import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
+
+import java.util.List;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * LangChain4j's shared {@link ChatModel} suite on our provider. Capabilities this version does not
+ * have (tools, JSON formats, images, choosing another model per request) are declared unsupported, and
+ * the suite checks that they fail with UnsupportedFeatureException. Cases that need world knowledge are
+ * skipped on the tiny test models with an assumption that says so.
+ */
+class DeltaKvChatModelIT extends AbstractChatModelIT {
+
+    private DeltaKvChatModel model;
+
+    @Override
+    protected List<ChatModel> models() {
+        if (model == null) {
+            model = DeltaKvChatModel.builder().engine(SuiteModels.engine()).build();
+        }
+        return List.of(model);
+    }
+
+    @Override
+    protected ChatModel createModelWith(ChatRequestParameters parameters) {
+        return DeltaKvChatModel.builder().engine(SuiteModels.engine()).defaultRequestParameters(parameters).build();
+    }
+
+    @Override
+    protected ChatRequestParameters createIntegrationSpecificParameters(int maxOutputTokens) {
+        return DeltaKvChatRequestParameters.builder().maxOutputTokens(maxOutputTokens).build();
+    }
+
+    @Override
+    protected Class<? extends ChatResponseMetadata> chatResponseMetadataType(ChatModel model) {
+        return DeltaKvChatResponseMetadata.class;
+    }
+
+    @AfterAll
+    void closeEngine() {
+        SuiteModels.engine().close();
+    }
+
+    @Override
+    @ParameterizedTest
+    @MethodSource("models")
+    protected void should_respect_user_message(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that the answer to 'What is the capital of Germany?' contains 'Berlin'");
+        super.should_respect_user_message(model);
+    }
+
+    @Override
+    @ParameterizedTest
+    @MethodSource("models")
+    protected void should_respect_system_message(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that 'I love you' translated into German contains 'liebe'");
+        super.should_respect_system_message(model);
+    }
+
+    @Override
+    @ParameterizedTest
+    @MethodSource("models")
+    protected void should_respect_multiple_messages(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that a free-form chat recalls 'green' from an earlier turn "
+                + "(conversation skills beyond the tiny model's retrieval formats)");
+        super.should_respect_multiple_messages(model);
+    }
+
+    @Override
+    @ParameterizedTest
+    @MethodSource("models")
+    protected void should_respect_stopSequences_in_chat_request(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that the model obeys \"Say 'Hello World'\" (stop sequences are "
+                + "tested on in-context answers in StopSequencesIT)");
+        super.should_respect_stopSequences_in_chat_request(model);
+    }
+
+    @Override
+    @Test
+    @EnabledIf("supportsStopSequencesParameter")
+    protected void should_respect_stopSequences_in_default_model_parameters() {
+        SuiteModels.assumeWorldKnowledge("that the model obeys \"Say 'Hello World'\" (stop sequences are "
+                + "tested on in-context answers in StopSequencesIT)");
+        super.should_respect_stopSequences_in_default_model_parameters();
+    }
+
+    @Override
+    protected boolean supportsModelNameParameter() {
+        return false; // one model per engine
+    }
+
+    @Override
+    protected boolean supportsTools() {
+        return false; // tool calling arrives with the provider-completeness issue
+    }
+
+    @Override
+    protected boolean supportsToolChoiceRequired() {
+        return false;
+    }
+
+    @Override
+    protected boolean supportsJsonResponseFormat() {
+        return false;
+    }
+
+    @Override
+    protected boolean supportsJsonResponseFormatWithSchema() {
+        return false;
+    }
+
+    @Override
+    protected boolean supportsJsonResponseFormatWithRawSchema() {
+        return false;
+    }
+
+    @Override
+    protected boolean supportsSingleImageInputAsBase64EncodedString() {
+        return false; // text-only models
+    }
+
+    @Override
+    protected boolean supportsSingleImageInputAsPublicURL() {
+        return false;
+    }
+}

@@ -1,0 +1,177 @@
+package io.github.deltakv.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.PartialResponse;
+import dev.langchain4j.model.chat.response.PartialResponseContext;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import dev.langchain4j.model.output.FinishReason;
+import dev.langchain4j.data.message.UserMessage;
+
+import io.github.deltakv.langchain4j.DeltaKvChatModel;
+import io.github.deltakv.langchain4j.DeltaKvEngine;
+import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Streaming on kvtiny with in-context questions: tokens on a worker thread, the same answer as the
+ * blocking model, stop sequences, cancellation midway, and handler exceptions routed to onError (the
+ * mechanics of the shared suite's three knowledge-dependent streaming cases).
+ */
+class StreamingIT {
+
+    static DeltaKvEngine engine;
+    static Haystacks.Needle needle;
+
+    @BeforeAll
+    static void load() {
+        engine = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(2048).threads(TestModels.threads()).build();
+        needle = Haystacks.needle(1200, 0.4, 5);
+    }
+
+    @AfterAll
+    static void close() {
+        if (engine != null) {
+            engine.close();
+        }
+    }
+
+    private static DeltaKvStreamingChatModel.Builder streaming() {
+        return DeltaKvStreamingChatModel.builder().engine(engine).temperature(0.0).maxTokens(16);
+    }
+
+    /** Collects a stream: partial texts, the threads they came on, and the end. */
+    static final class Recorder implements StreamingChatResponseHandler {
+        final List<String> partials = new CopyOnWriteArrayList<>();
+        final List<String> threads = new CopyOnWriteArrayList<>();
+        final CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+        final List<Throwable> errors = new CopyOnWriteArrayList<>();
+        int cancelAfter = Integer.MAX_VALUE;
+        RuntimeException throwFromPartial;
+        RuntimeException throwFromComplete;
+
+        @Override
+        public void onPartialResponse(PartialResponse partial, PartialResponseContext context) {
+            partials.add(partial.text());
+            threads.add(Thread.currentThread().getName());
+            if (partials.size() == cancelAfter) {
+                context.streamingHandle().cancel();
+            }
+            if (throwFromPartial != null) {
+                throw throwFromPartial;
+            }
+        }
+
+        @Override
+        public void onCompleteResponse(ChatResponse response) {
+            threads.add(Thread.currentThread().getName());
+            done.complete(response);
+            if (throwFromComplete != null) {
+                throw throwFromComplete;
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            errors.add(error);
+        }
+    }
+
+    @Test
+    void streams_on_a_worker_thread_the_same_answer_as_the_blocking_model() throws Exception {
+        Recorder recorder = new Recorder();
+        streaming().build().chat(needle.message(), recorder);
+        ChatResponse response = recorder.done.get(60, TimeUnit.SECONDS);
+
+        assertThat(response.aiMessage().text().strip()).isEqualTo(needle.answer());
+        assertThat(String.join("", recorder.partials)).isEqualTo(response.aiMessage().text());
+        assertThat(recorder.threads).doesNotContain(Thread.currentThread().getName());
+        assertThat(recorder.threads.stream().distinct()).hasSize(1);
+        assertThat(response.finishReason()).isEqualTo(FinishReason.STOP);
+
+        ChatResponse blocking = DeltaKvChatModel.builder().engine(engine).temperature(0.0).maxTokens(16).build()
+                .chat(ChatRequest.builder().messages(UserMessage.from(needle.message())).build());
+        assertThat(blocking.aiMessage().text()).isEqualTo(response.aiMessage().text());
+    }
+
+    @Test
+    void cancelling_midway_stops_cleanly_and_the_model_stays_usable() throws Exception {
+        Recorder recorder = new Recorder();
+        recorder.cancelAfter = 3;
+        // a long answer: the model repeats and rambles without a stop within 200 tokens
+        streaming().maxTokens(200).build().chat("Tell me a long story about the sea.", recorder);
+
+        Thread.sleep(2000);
+        assertThat(recorder.partials).hasSize(3);
+        assertThat(recorder.done).isNotDone();
+        assertThat(recorder.errors).isEmpty();
+
+        Recorder next = new Recorder();
+        streaming().build().chat(needle.message(), next);
+        assertThat(next.done.get(60, TimeUnit.SECONDS).aiMessage().text().strip()).isEqualTo(needle.answer());
+    }
+
+    @Test
+    void stop_sequences_cut_the_answer_and_never_stream_the_stop_string() throws Exception {
+        String stop = needle.answer().substring(3, 5);
+        String expected = needle.answer().substring(0, needle.answer().indexOf(stop));
+        Recorder recorder = new Recorder();
+        streaming().stopSequences(List.of(stop)).build().chat(needle.message(), recorder);
+        ChatResponse response = recorder.done.get(60, TimeUnit.SECONDS);
+
+        assertThat(response.aiMessage().text().strip()).isEqualTo(expected);
+        assertThat(String.join("", recorder.partials)).isEqualTo(response.aiMessage().text()).doesNotContain(stop);
+        assertThat(response.finishReason()).isEqualTo(FinishReason.STOP);
+
+        ChatResponse blocking = DeltaKvChatModel.builder().engine(engine).temperature(0.0).maxTokens(16)
+                .stopSequences(List.of(stop)).build().chat(ChatRequest.builder().messages(UserMessage.from(needle.message())).build());
+        assertThat(blocking.aiMessage().text().strip()).isEqualTo(expected);
+    }
+
+    @Test
+    void exceptions_from_the_handler_go_to_on_error_and_the_stream_completes() throws Exception {
+        RuntimeException fromPartial = new RuntimeException("user code failed in onPartialResponse");
+        Recorder recorder = new Recorder();
+        recorder.throwFromPartial = fromPartial;
+        streaming().build().chat(needle.message(), recorder);
+        ChatResponse response = recorder.done.get(60, TimeUnit.SECONDS);
+        assertThat(response.aiMessage().text().strip()).isEqualTo(needle.answer());
+        assertThat(recorder.errors).hasSize(recorder.partials.size()).allMatch(e -> e == fromPartial);
+
+        RuntimeException fromComplete = new RuntimeException("user code failed in onCompleteResponse");
+        Recorder second = new Recorder();
+        second.throwFromComplete = fromComplete;
+        CountDownLatch errorSeen = new CountDownLatch(1);
+        streaming().build().chat(needle.message(), new StreamingChatResponseHandler() {
+            @Override
+            public void onPartialResponse(PartialResponse p, PartialResponseContext c) {
+                second.onPartialResponse(p, c);
+            }
+
+            @Override
+            public void onCompleteResponse(ChatResponse r) {
+                second.onCompleteResponse(r);
+            }
+
+            @Override
+            public void onError(Throwable e) {
+                second.onError(e);
+                errorSeen.countDown();
+                throw new RuntimeException("onError failing too is logged and dropped");
+            }
+        });
+        assertThat(errorSeen.await(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(second.errors).containsExactly(fromComplete);
+    }
+}

@@ -1,0 +1,429 @@
+package io.github.deltakv.langchain4j;
+
+import dev.langchain4j.data.message.ChatMessage;
+import dev.langchain4j.exception.InvalidRequestException;
+
+import io.github.deltakv.langchain4j.internal.GenerationListener;
+import io.github.deltakv.langchain4j.internal.LlamaNative;
+import io.github.deltakv.langchain4j.internal.MessageJson;
+import io.github.deltakv.langchain4j.internal.NativeLoader;
+import io.github.deltakv.langchain4j.internal.StopSequences;
+import io.github.deltakv.langchain4j.internal.Utf8Accumulator;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.ref.Cleaner;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A loaded GGUF model and its context: the native half of {@link DeltaKvChatModel} and
+ * {@link DeltaKvStreamingChatModel}. One engine can back several chat models; calls are served one at
+ * a time. It keeps the KV cache of the last conversation and reuses its longest matching token prefix,
+ * so a chat that grows turn by turn evaluates only the new tokens.
+ *
+ * <p>{@link #close()} frees the model, the context and the KV cache (native and GPU memory).
+ */
+public final class DeltaKvEngine implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DeltaKvEngine.class);
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final Path modelPath;
+    private final String modelName;
+    private final int contextSize;
+    private final ProgressListener progress;
+    private final NativeState state;
+    private final Cleaner.Cleanable cleanable;
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private final boolean supportsTools;
+
+    private volatile boolean closed;
+    /** The cancellation flag of the call running now (to cancel only that call). */
+    private volatile BooleanSupplier currentCall;
+    /** Tokens whose keys and values the context holds now, in order. */
+    private int[] cachedTokens = new int[0];
+
+    private DeltaKvEngine(Builder b) {
+        this.modelPath = checkModelFile(b.modelPath);
+        int ctx = b.contextSize == null ? 4096 : requirePositive(b.contextSize, "contextSize");
+        int threads = b.threads == null ? Runtime.getRuntime().availableProcessors() : requirePositive(b.threads, "threads");
+        int batch = b.batchSize == null ? 512 : requirePositive(b.batchSize, "batchSize");
+        int gpuLayers = b.gpuLayers == null ? -1 : b.gpuLayers;
+        if (gpuLayers < -1) {
+            throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
+        }
+        this.progress = b.progressListener == null ? new ProgressListener() { } : b.progressListener;
+
+        NativeLoader.load();
+        NativeState s = new NativeState();
+        try {
+            s.model = LlamaNative.loadModel(modelPath.toString(), gpuLayers, fraction -> {
+                progress.onModelLoad(fraction);
+                return true;
+            });
+            s.templates = LlamaNative.newTemplates(s.model, b.chatTemplate == null ? "" : b.chatTemplate);
+            s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
+                    b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0);
+        } catch (RuntimeException e) {
+            s.run();
+            throw e;
+        }
+        this.state = s;
+        this.cleanable = CLEANER.register(this, s);
+        this.contextSize = (int) LlamaNative.kvStats(s.session)[0];
+        String name = LlamaNative.modelMeta(s.model, "general.name");
+        this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
+        this.supportsTools = LlamaNative.templateSupportsTools(s.templates);
+        LOG.info("loaded {} ({}), context {} tokens, {} threads", modelName, modelPath, contextSize, threads);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The model's {@code general.name}, or its file name. */
+    public String modelName() {
+        return modelName;
+    }
+
+    public Path modelPath() {
+        return modelPath;
+    }
+
+    /** The context size in tokens: the longest prompt plus answer one call can have. */
+    public int contextSize() {
+        return contextSize;
+    }
+
+    /** Whether the model's chat template renders tool definitions. */
+    public boolean templateSupportsTools() {
+        return supportsTools;
+    }
+
+    /** The tokens of {@code text} under the model's tokenizer (no BOS added, special tokens parsed as text). */
+    public int[] tokenize(String text) {
+        return withLock(() -> LlamaNative.tokenize(state.model, text.getBytes(StandardCharsets.UTF_8), false, false));
+    }
+
+    /** The text of {@code tokens}. */
+    public String detokenize(int[] tokens) {
+        return withLock(() -> new String(LlamaNative.detokenize(state.model, tokens, false, false), StandardCharsets.UTF_8));
+    }
+
+    /** The prompt the model's chat template makes of {@code messages}, ready for the model's answer. */
+    public String renderPrompt(java.util.List<ChatMessage> messages) {
+        String json = MessageJson.toJson(messages);
+        return withLock(() -> LlamaNative.applyTemplate(state.templates, json, null, true));
+    }
+
+    /** KV-cache memory now. */
+    public KvMemoryStats kvMemory() {
+        return withLock(this::kvMemoryLocked);
+    }
+
+    private KvMemoryStats kvMemoryLocked() {
+        long[] s = LlamaNative.kvStats(state.session);
+        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3]);
+    }
+
+    /**
+     * Renders, tokenizes and answers messages (OpenAI-style JSON): the shared work of both chat models.
+     *
+     * @param onText    receives text as it becomes final (never a piece of a stop string)
+     * @param cancelled polled between tokens; true stops generation
+     */
+    Completion complete(String messagesJson, SamplingSettings sampling, Consumer<String> onText,
+                        BooleanSupplier cancelled) {
+        return withLock(() -> {
+            String prompt = LlamaNative.applyTemplate(state.templates, messagesJson, null, true);
+            int[] tokens = LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
+            if (tokens.length >= contextSize) {
+                throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
+                        + contextSize + " (prompt and answer together): shorten the messages or build the model "
+                        + "with a larger contextSize");
+            }
+            currentCall = cancelled;
+            try {
+                return run(tokens, sampling, onText, cancelled);
+            } finally {
+                currentCall = null;
+            }
+        });
+    }
+
+    private Completion run(int[] tokens, SamplingSettings sampling, Consumer<String> onText, BooleanSupplier cancelled) {
+        int keep = commonPrefix(cachedTokens, tokens);
+        TextCollector collector = new TextCollector(new StopSequences(sampling.stopSequences()), onText, cancelled, progress);
+        int[] r;
+        try {
+            r = LlamaNative.generate(state.session, tokens, keep, sampling.floats(), sampling.ints(),
+                    sampling.seed(), collector);
+        } catch (RuntimeException e) {
+            cachedTokens = new int[0]; // the cache's content is unknown now: start over next time
+            throw e;
+        }
+        collector.finish();
+        int[] generated = collector.tokens();
+        int[] all = Arrays.copyOf(tokens, tokens.length + generated.length);
+        System.arraycopy(generated, 0, all, tokens.length, generated.length);
+        cachedTokens = Arrays.copyOf(all, Math.min(r[3], all.length));
+        return new Completion(collector.text(), tokens.length, keep, r[1], r[2], r[0], kvMemoryLocked());
+    }
+
+    /** Collects the answer of one call: tokens to text, stop strings, streaming of final text. */
+    private static final class TextCollector implements GenerationListener {
+        private final StopSequences stops;
+        private final Consumer<String> onText;
+        private final BooleanSupplier cancelled;
+        private final ProgressListener progress;
+        private final Utf8Accumulator utf8 = new Utf8Accumulator();
+        private final StringBuilder text = new StringBuilder();
+        private int[] tokens = new int[64];
+        private int tokenCount;
+        private int emitted;
+        private boolean stoppedByString;
+
+        TextCollector(StopSequences stops, Consumer<String> onText, BooleanSupplier cancelled, ProgressListener progress) {
+            this.stops = stops;
+            this.onText = onText;
+            this.cancelled = cancelled;
+            this.progress = progress;
+        }
+
+        @Override
+        public boolean onToken(int token, byte[] piece) {
+            if (tokenCount == tokens.length) {
+                tokens = Arrays.copyOf(tokens, tokens.length * 2);
+            }
+            tokens[tokenCount++] = token;
+            text.append(utf8.append(piece));
+            int stop = stops.firstMatch(text);
+            if (stop >= 0) {
+                text.setLength(stop);
+                stoppedByString = true;
+                emit(text.length());
+                return false;
+            }
+            emit(stops.safeLength(text));
+            return !cancelled.getAsBoolean();
+        }
+
+        @Override
+        public void onPrefill(int done, int total) {
+            progress.onPromptProgress(done, total);
+        }
+
+        /** After generation: the held-back tail is final now (unless the call was cancelled). */
+        void finish() {
+            if (!stoppedByString && !cancelled.getAsBoolean()) {
+                text.append(utf8.flush());
+                emit(text.length());
+            }
+        }
+
+        private void emit(int upTo) {
+            if (upTo > emitted) {
+                onText.accept(text.substring(emitted, upTo));
+                emitted = upTo;
+            }
+        }
+
+        String text() {
+            return text.toString();
+        }
+
+        int[] tokens() {
+            return Arrays.copyOf(tokens, tokenCount);
+        }
+    }
+
+    static int commonPrefix(int[] a, int[] b) {
+        int n = Math.min(a.length, b.length);
+        int i = 0;
+        while (i < n && a[i] == b[i]) {
+            i++;
+        }
+        return i;
+    }
+
+    /** Stops the call whose cancellation flag is {@code call}, if it is the one running now. */
+    void cancel(BooleanSupplier call) {
+        if (!closed && currentCall == call) {
+            LlamaNative.cancel(state.session);
+        }
+    }
+
+    private <T> T withLock(java.util.function.Supplier<T> action) {
+        ensureOpen();
+        lock.lock();
+        try {
+            ensureOpen();
+            return action.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("this DeltaKV model is closed");
+        }
+    }
+
+    /** Frees the model, context and KV cache; waits for a call in progress to stop first. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        LlamaNative.cancel(state.session);
+        lock.lock();
+        try {
+            if (!closed) {
+                closed = true;
+                cleanable.clean();
+                LOG.info("closed {}", modelName);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    private static Path checkModelFile(Path path) {
+        if (path == null) {
+            throw new IllegalArgumentException("modelPath is required");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new DeltaKvException("model file not found: " + path.toAbsolutePath());
+        }
+        byte[] magic = new byte[4];
+        try (InputStream in = Files.newInputStream(path)) {
+            if (in.readNBytes(magic, 0, 4) < 4 || !"GGUF".equals(new String(magic, StandardCharsets.US_ASCII))) {
+                throw new DeltaKvException("not a GGUF model file: " + path.toAbsolutePath());
+            }
+        } catch (IOException e) {
+            throw new DeltaKvException("cannot read model file " + path.toAbsolutePath() + ": " + e.getMessage(), e);
+        }
+        return path;
+    }
+
+    private static int requirePositive(int value, String name) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(name + " must be positive, got " + value);
+        }
+        return value;
+    }
+
+    /** Native handles, freed by close() or, if the engine is never closed, when it is collected. */
+    private static final class NativeState implements Runnable {
+        long model;
+        long templates;
+        long session;
+
+        @Override
+        public void run() {
+            if (session != 0) {
+                LlamaNative.freeSession(session);
+                session = 0;
+            }
+            if (templates != 0) {
+                LlamaNative.freeTemplates(templates);
+                templates = 0;
+            }
+            if (model != 0) {
+                LlamaNative.freeModel(model);
+                model = 0;
+            }
+        }
+    }
+
+    /** Progress of long work: model loading and prompt evaluation. Called on the working thread. */
+    public interface ProgressListener {
+
+        /** Model loading, from 0 to 1. */
+        default void onModelLoad(float fraction) {
+        }
+
+        /** Prompt evaluation: tokens done out of tokens to evaluate (only for prompts longer than a batch). */
+        default void onPromptProgress(int done, int total) {
+        }
+    }
+
+    public static final class Builder {
+        private Path modelPath;
+        private Integer contextSize;
+        private Integer gpuLayers;
+        private Integer threads;
+        private Integer batchSize;
+        private Boolean flashAttention;
+        private String chatTemplate;
+        private ProgressListener progressListener;
+
+        public Builder() {
+        }
+
+        /** The GGUF model file (required). */
+        public Builder modelPath(Path modelPath) {
+            this.modelPath = modelPath;
+            return this;
+        }
+
+        /** Context size in tokens (default 4096). */
+        public Builder contextSize(Integer contextSize) {
+            this.contextSize = contextSize;
+            return this;
+        }
+
+        /** Layers to offload to the GPU: -1 all (default), 0 none. Ignored without a GPU. */
+        public Builder gpuLayers(Integer gpuLayers) {
+            this.gpuLayers = gpuLayers;
+            return this;
+        }
+
+        /** CPU threads (default: all available processors). */
+        public Builder threads(Integer threads) {
+            this.threads = threads;
+            return this;
+        }
+
+        /** Tokens per prompt-evaluation batch (default 512). */
+        public Builder batchSize(Integer batchSize) {
+            this.batchSize = batchSize;
+            return this;
+        }
+
+        /** Flash attention: null auto (default), true on, false off. */
+        public Builder flashAttention(Boolean flashAttention) {
+            this.flashAttention = flashAttention;
+            return this;
+        }
+
+        /** A Jinja chat template to use instead of the model's own. */
+        public Builder chatTemplate(String chatTemplate) {
+            this.chatTemplate = chatTemplate;
+            return this;
+        }
+
+        public Builder progressListener(ProgressListener progressListener) {
+            this.progressListener = progressListener;
+            return this;
+        }
+
+        public DeltaKvEngine build() {
+            return new DeltaKvEngine(this);
+        }
+    }
+}

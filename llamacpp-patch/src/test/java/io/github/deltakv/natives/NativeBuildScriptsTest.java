@@ -1,0 +1,142 @@
+package io.github.deltakv.natives;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The native build refuses what it must refuse: a download whose hash is wrong, and a patch that does
+ * not apply. Each runs the real scripts on a copy of this module, with a cache of its own.
+ */
+class NativeBuildScriptsTest {
+
+    private static final Path MODULE = Path.of("").toAbsolutePath();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void staged_natives_list_their_libraries_in_build_info() throws IOException {
+        Path dir = Path.of(System.getProperty("deltakv.native.dir", "target/none"));
+        assumeTrue(Files.isDirectory(dir), "native build skipped (-DskipNative)");
+        String info = Files.readString(dir.resolve("BUILD-INFO"));
+        assertThat(info).contains("llama.commit=" + properties().getProperty("llama.commit"));
+        for (String lib : Files.readAllLines(dir.resolve("natives.list"))) {
+            assertThat(info).contains("sha256." + lib + "=");
+            assertThat(dir.resolve(lib)).isRegularFile();
+        }
+        assertThat(dir.resolve("libdeltakv_jni.so")).isRegularFile();
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).anyMatch(n -> n.startsWith("libggml-cpu"));
+        }
+    }
+
+    @Test
+    void a_wrong_tarball_hash_stops_the_build() throws Exception {
+        Path copy = copyModule();
+        Path props = copy.resolve("llama-source.properties");
+        String text = Files.readString(props);
+        String good = properties().getProperty("npm.tarball.sha256");
+        Files.writeString(props, text.replace(good, "0".repeat(64)));
+
+        Result r = run(copy, tmp.resolve("cache-hash"));
+
+        assertThat(r.exit).isNotZero();
+        assertThat(r.output).contains("sha256 is " + good).contains("expected " + "0".repeat(64));
+    }
+
+    @Test
+    void a_patch_that_does_not_apply_stops_the_build() throws Exception {
+        String commit = properties().getProperty("llama.commit");
+        Path pristine = realCache().resolve("src/llama-" + commit);
+        assumeTrue(Files.isRegularFile(pristine.resolve(".deltakv-verified")), "no verified llama.cpp source in the cache yet");
+        Path cache = tmp.resolve("cache-patch");
+        Files.createDirectories(cache.resolve("src"));
+        Path link = Files.createSymbolicLink(cache.resolve("src/llama-" + commit), pristine);
+        Path copy = copyModule();
+        Files.writeString(copy.resolve("patches/9999-broken.patch"), String.join("\n",
+                "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
+                "From: test <test@localhost>",
+                "Subject: [PATCH] broken",
+                "",
+                "---",
+                "diff --git a/include/llama.h b/include/llama.h",
+                "--- a/include/llama.h",
+                "+++ b/include/llama.h",
+                "@@ -1,3 +1,3 @@",
+                "-this line is not in llama.h",
+                "+nor is this one",
+                " nor this",
+                ""));
+
+        Result r;
+        try {
+            r = run(copy, cache);
+        } finally {
+            Files.delete(link); // the shared source tree is not the temp dir's to clean
+        }
+
+        assertThat(r.exit).isNotZero();
+        assertThat(r.output).contains("patch 9999-broken.patch does not apply");
+    }
+
+    private record Result(int exit, String output) {
+    }
+
+    private Result run(Path module, Path cache) throws Exception {
+        Path log = tmp.resolve("build.log");
+        ProcessBuilder pb = new ProcessBuilder("bash", module.resolve("scripts/build-native.sh").toString(), "cpu",
+                tmp.resolve("out").toString()).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("DELTAKV_CACHE", cache.toString());
+        Process p = pb.start();
+        assertThat(p.waitFor(10, TimeUnit.MINUTES)).isTrue();
+        return new Result(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+
+    private Path copyModule() throws IOException {
+        Path copy = tmp.resolve("module");
+        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "jni")) {
+            Path src = MODULE.resolve(entry);
+            try (Stream<Path> files = Files.walk(src)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    Path dst = copy.resolve(MODULE.relativize(f).toString());
+                    if (Files.isDirectory(f)) {
+                        Files.createDirectories(dst);
+                    } else {
+                        Files.createDirectories(dst.getParent());
+                        Files.copy(f, dst);
+                    }
+                }
+            }
+        }
+        return copy;
+    }
+
+    private static Properties properties() throws IOException {
+        Properties p = new Properties();
+        try (var in = Files.newInputStream(MODULE.resolve("llama-source.properties"))) {
+            p.load(in);
+        }
+        return p;
+    }
+
+    private static Path realCache() {
+        String env = System.getenv("DELTAKV_CACHE");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        return Path.of(xdg != null && !xdg.isBlank() ? xdg : System.getProperty("user.home") + "/.cache", "langchain4j-deltakv");
+    }
+}
