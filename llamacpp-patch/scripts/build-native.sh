@@ -10,7 +10,8 @@
 #   4. copy the shared libraries, natives.list (load order) and BUILD-INFO into OUT_DIR
 #
 # Environment: DELTAKV_CACHE (cache root), DELTAKV_JOBS (parallel jobs, default nproc),
-# DELTAKV_CUDA_ARCHS (default 90), DELTAKV_CMAKE_ARGS (extra configure flags, part of the key).
+# DELTAKV_CUDA_ARCHS (default 90), DELTAKV_CMAKE_ARGS (extra configure flags, part of the key),
+# DELTAKV_LLAMA_BUNDLE (use this git bundle instead of npm, for machines without the registry).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=common.sh
@@ -112,6 +113,7 @@ cp -L "$build"/bin/lib*.so "$out/"
   echo "patch.series=$patch_hash"
   echo "variant=$variant"
   echo "flags=${flags[*]}"
+  echo "build.dir=$build"
   (cd "$out" && sha256sum lib*.so | sed 's/^\([0-9a-f]*\)  \(.*\)/sha256.\2=\1/')
 } >"$out/BUILD-INFO"
 log "staged $(ls "$out"/*.so | wc -l) libraries in $out"

@@ -36,13 +36,7 @@ class EvalDataIT {
 
     @BeforeAll
     static void load() {
-        model = DeltaKvChatModel.builder()
-                .modelPath(TestModels.kvtiny())
-                .contextSize(4608)
-                .threads(TestModels.threads())
-                .temperature(0.0)
-                .maxTokens(48)
-                .build();
+        model = TestModels.kvtinyGreedy(4608, 48);
     }
 
     @AfterAll

@@ -23,13 +23,7 @@ class NeedleAssistantIT {
 
     @BeforeAll
     static void load() {
-        model = DeltaKvChatModel.builder()
-                .modelPath(TestModels.kvtiny())
-                .contextSize(4608)
-                .threads(TestModels.threads())
-                .temperature(0.0)
-                .maxTokens(16)
-                .build();
+        model = TestModels.kvtinyGreedy(4608, 16);
     }
 
     @AfterAll

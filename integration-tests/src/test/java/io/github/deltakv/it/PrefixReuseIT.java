@@ -25,13 +25,7 @@ class PrefixReuseIT {
 
     @BeforeAll
     static void load() {
-        model = DeltaKvChatModel.builder()
-                .modelPath(TestModels.kvtiny())
-                .contextSize(4096)
-                .threads(TestModels.threads())
-                .temperature(0.0)
-                .maxTokens(16)
-                .build();
+        model = TestModels.kvtinyGreedy(4096, 16);
     }
 
     @AfterAll

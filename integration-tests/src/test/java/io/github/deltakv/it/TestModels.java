@@ -1,5 +1,7 @@
 package io.github.deltakv.it;
 
+import io.github.deltakv.langchain4j.DeltaKvChatModel;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -42,6 +44,17 @@ final class TestModels {
 
     static Path evaldata() {
         return Path.of(System.getProperty("deltakv.evaldata.dir", "../../shared/evaldata"));
+    }
+
+    /** kvtiny with greedy decoding, as the retrieval tests score it. */
+    static DeltaKvChatModel kvtinyGreedy(int contextSize, int maxTokens) {
+        return DeltaKvChatModel.builder()
+                .modelPath(kvtiny())
+                .contextSize(contextSize)
+                .threads(threads())
+                .temperature(0.0)
+                .maxTokens(maxTokens)
+                .build();
     }
 
     static int threads() {
