@@ -33,7 +33,7 @@ work="$DELTAKV_CACHE/work/$tree_key"
 if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
   log "applying $(ls "$here"/patches/*.patch | wc -l) patch(es) onto $LLAMA_COMMIT"
   tmp=$(mktemp -d "$DELTAKV_CACHE/tmp.patch.XXXXXX")
-  git clone -q "$src" "$tmp/llama.cpp"
+  git -c advice.detachedHead=false clone -q "$src" "$tmp/llama.cpp"
   for p in "$here"/patches/*.patch; do
     if ! git -C "$tmp/llama.cpp" -c user.name=deltakv -c user.email=deltakv@localhost \
          -c commit.gpgsign=false am -q --committer-date-is-author-date "$p" >/dev/null 2>&1; then
@@ -53,9 +53,9 @@ sync_file() { # sync_file SRC DST
   if ! cmp -s "$1" "$2"; then mkdir -p "$(dirname "$2")"; cp "$1" "$2"; fi
 }
 sync_file "$here/CMakeLists.txt" "$work/superbuild/CMakeLists.txt"
-(cd "$here" && find jni -type f) | while read -r f; do sync_file "$here/$f" "$work/superbuild/$f"; done
-# drop files that were removed from jni/
-(cd "$work/superbuild" && find jni -type f) | while read -r f; do [ -e "$here/$f" ] || rm -f "$work/superbuild/$f"; done
+(cd "$here" && find jni tools -type f) | while read -r f; do sync_file "$here/$f" "$work/superbuild/$f"; done
+# drop files that were removed from jni/ and tools/
+(cd "$work/superbuild" && find jni tools -type f 2>/dev/null) | while read -r f; do [ -e "$here/$f" ] || rm -f "$work/superbuild/$f"; done
 
 # --- configure and build -----------------------------------------------------------------------
 flags=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC_DIR="$work/llama.cpp")

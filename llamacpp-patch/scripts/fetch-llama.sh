@@ -30,7 +30,7 @@ else
   bundle=$work/$BUNDLE_PATH
 fi
 check_sha256 "$bundle" "$BUNDLE_SHA256" "git bundle $BUNDLE_PATH"
-git clone -q "$bundle" "$work/llama" 2>/dev/null || die "cannot clone $bundle"
+git -c advice.detachedHead=false clone -q "$bundle" "$work/llama" 2>/dev/null || die "cannot clone $bundle"
 head=$(git -C "$work/llama" rev-parse HEAD)
 [ "$head" = "$LLAMA_COMMIT" ] || die "bundle holds commit $head, expected $LLAMA_COMMIT"
 touch "$work/llama/.deltakv-verified"

@@ -106,7 +106,7 @@ class NativeBuildScriptsTest {
 
     private Path copyModule() throws IOException {
         Path copy = tmp.resolve("module");
-        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "jni")) {
+        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "jni", "tools")) {
             Path src = MODULE.resolve(entry);
             try (Stream<Path> files = Files.walk(src)) {
                 for (Path f : (Iterable<Path>) files::iterator) {

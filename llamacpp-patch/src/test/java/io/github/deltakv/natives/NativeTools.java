@@ -1,0 +1,46 @@
+package io.github.deltakv.natives;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** The native test tools built with the natives (deltakv-smoke, deltakv-sidefile), run as processes. */
+final class NativeTools {
+
+    /** What a tool printed (stdout and stderr together) and its exit code. */
+    record Run(int exit, String output) {
+    }
+
+    private NativeTools() {
+    }
+
+    static Path model(String file) {
+        return Path.of("..", "models", file).toAbsolutePath();
+    }
+
+    /** The build folder's bin/, from the staged BUILD-INFO; skips the test when the native build was skipped. */
+    static Path bin() throws IOException {
+        Path nativeDir = Path.of(System.getProperty("deltakv.native.dir", "target/none"));
+        assumeTrue(Files.isRegularFile(nativeDir.resolve("BUILD-INFO")), "native build skipped (-DskipNative)");
+        return Files.readAllLines(nativeDir.resolve("BUILD-INFO")).stream()
+                .filter(l -> l.startsWith("build.dir=")).map(l -> Path.of(l.substring("build.dir=".length()), "bin"))
+                .findFirst().orElseThrow();
+    }
+
+    static Run run(Path workDir, String tool, String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        command.add(bin().resolve(tool).toString());
+        command.addAll(List.of(args));
+        Path log = Files.createTempFile(workDir, tool, ".log");
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        assertThat(p.waitFor(3, TimeUnit.MINUTES)).as("%s finished in time", tool).isTrue();
+        return new Run(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+}
