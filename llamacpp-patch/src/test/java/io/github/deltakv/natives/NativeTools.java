@@ -25,9 +25,18 @@ final class NativeTools {
         return Path.of("..", "models", file).toAbsolutePath();
     }
 
-    /** The build folder's bin/, from the staged BUILD-INFO; skips the test when the native build was skipped. */
+    /** The patched build's bin/, from the staged BUILD-INFO; skips the test when the native build was skipped. */
     static Path bin() throws IOException {
-        Path nativeDir = Path.of(System.getProperty("deltakv.native.dir", "target/none"));
+        return bin("deltakv.native.dir");
+    }
+
+    /** The stock (unpatched) reference build's bin/. */
+    static Path stockBin() throws IOException {
+        return bin("deltakv.stock.dir");
+    }
+
+    private static Path bin(String property) throws IOException {
+        Path nativeDir = Path.of(System.getProperty(property, "target/none"));
         assumeTrue(Files.isRegularFile(nativeDir.resolve("BUILD-INFO")), "native build skipped (-DskipNative)");
         return Files.readAllLines(nativeDir.resolve("BUILD-INFO")).stream()
                 .filter(l -> l.startsWith("build.dir=")).map(l -> Path.of(l.substring("build.dir=".length()), "bin"))
@@ -35,8 +44,12 @@ final class NativeTools {
     }
 
     static Run run(Path workDir, String tool, String... args) throws Exception {
+        return run(bin(), workDir, tool, args);
+    }
+
+    static Run run(Path bin, Path workDir, String tool, String... args) throws Exception {
         List<String> command = new ArrayList<>();
-        command.add(bin().resolve(tool).toString());
+        command.add(bin.resolve(tool).toString());
         command.addAll(List.of(args));
         Path log = Files.createTempFile(workDir, tool, ".log");
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
