@@ -1,0 +1,251 @@
+// deltakv-graph-test: the DeltaKV compressor graph builders (patch 0004) on the CPU backend against
+// plain C++ of the same formulas (spec 4.2, 5.2, 5.4), with a side file's real layer weights.
+//
+// usage: deltakv-graph-test MODEL IDENTITY_SIDE_FILE SWIGLU_SIDE_FILE
+// Prints one line per check; exits 1 if any check fails.
+#include "llama-deltakv-graph.h"
+
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+static int g_failures = 0;
+
+static void check(bool ok, const std::string & what) {
+    printf("%s %s\n", ok ? "ok  " : "FAIL", what.c_str());
+    g_failures += ok ? 0 : 1;
+}
+
+using matrix = std::vector<float>; // column-major like ggml: element (row r of column c) at c * rows + r
+
+static matrix get(ggml_tensor * t) {
+    matrix m(ggml_nelements(t));
+    ggml_backend_tensor_get(t, m.data(), 0, ggml_nbytes(t));
+    return m;
+}
+
+// y = W x for a ggml weight W [in, out] (out columns of length in) and x [in, n]
+static matrix matvec(const matrix & w, int64_t in, int64_t out, const matrix & x, int64_t n) {
+    matrix y(out * n, 0.0f);
+    for (int64_t c = 0; c < n; ++c) {
+        for (int64_t o = 0; o < out; ++o) {
+            double acc = 0;
+            for (int64_t i = 0; i < in; ++i) {
+                acc += (double) w[o * in + i] * x[c * in + i];
+            }
+            y[c * out + o] = (float) acc;
+        }
+    }
+    return y;
+}
+
+static float max_abs_diff(const matrix & a, const matrix & b) {
+    float m = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        m = std::max(m, std::fabs(a[i] - b[i]));
+    }
+    return m;
+}
+
+static float max_abs(const matrix & a) {
+    float m = 0;
+    for (float v : a) {
+        m = std::max(m, std::fabs(v));
+    }
+    return m;
+}
+
+struct graph_run {
+    ggml_backend_t backend;
+    ggml_context * ctx;
+    ggml_cgraph *  gf;
+
+    explicit graph_run(ggml_backend_t backend) : backend(backend) {
+        ggml_init_params ip = { 256 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true };
+        ctx = ggml_init(ip);
+        gf  = ggml_new_graph(ctx);
+    }
+    ~graph_run() { ggml_free(ctx); }
+
+    ggml_tensor * input(ggml_type type, int64_t ne0, int64_t ne1) {
+        ggml_tensor * t = ggml_new_tensor_2d(ctx, type, ne0, ne1);
+        ggml_set_input(t);
+        return t;
+    }
+
+    // allocates every tensor of the graph (inputs included), sets the inputs, computes
+    void compute(const std::vector<ggml_tensor *> & outputs, const std::vector<std::pair<ggml_tensor *, const void *>> & inputs) {
+        for (ggml_tensor * o : outputs) {
+            ggml_set_output(o);
+            ggml_build_forward_expand(gf, o);
+        }
+        ggml_gallocr_t galloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(backend));
+        GGML_ASSERT(ggml_gallocr_alloc_graph(galloc, gf));
+        for (auto & [t, data] : inputs) {
+            ggml_backend_tensor_set(t, data, 0, ggml_nbytes(t));
+        }
+        GGML_ASSERT(ggml_backend_graph_compute(backend, gf) == GGML_STATUS_SUCCESS);
+        outputs_cache.clear();
+        for (ggml_tensor * o : outputs) {
+            outputs_cache.push_back(o->type == GGML_TYPE_I32 ? matrix() : get(o));
+            if (o->type == GGML_TYPE_I32) {
+                ids.resize(ggml_nelements(o));
+                ggml_backend_tensor_get(o, ids.data(), 0, ggml_nbytes(o));
+            }
+        }
+        ggml_gallocr_free(galloc);
+    }
+
+    std::vector<matrix>  outputs_cache;
+    std::vector<int32_t> ids;
+};
+
+int main(int argc, char ** argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s MODEL IDENTITY_SIDE_FILE SWIGLU_SIDE_FILE\n", argv[0]);
+        return 2;
+    }
+    llama_log_set([](ggml_log_level level, const char * text, void *) {
+        if (level == GGML_LOG_LEVEL_ERROR) fputs(text, stderr);
+    }, nullptr);
+    ggml_backend_load_all();
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = 0;
+    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    llama_deltakv * identity = model ? llama_deltakv_load(model, argv[2], llama_deltakv_default_params()) : nullptr;
+    llama_deltakv * swiglu   = model ? llama_deltakv_load(model, argv[3], llama_deltakv_default_params()) : nullptr;
+    if (identity == nullptr || swiglu == nullptr) {
+        fprintf(stderr, "cannot load the model or the side files\n");
+        return 1;
+    }
+    ggml_backend_t cpu = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, nullptr);
+
+    const int64_t kv_dim = identity->kv_dim;
+    const int64_t n_ref = 40, n = 64, k = identity->n_neighbors;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    matrix x(kv_dim * n), refs(kv_dim * n_ref), mask(n_ref * n);
+    for (float & v : x) v = normal(rng);
+    for (float & v : refs) v = normal(rng);
+    std::vector<int64_t> visible(n); // token c sees references [0, visible[c]): a prefix, as the planner makes it
+    for (int64_t c = 0; c < n; ++c) {
+        visible[c] = 8 + c * (n_ref - 8) / n + 1;
+        for (int64_t r = 0; r < n_ref; ++r) mask[c * n_ref + r] = r < visible[c] ? 0.0f : -INFINITY;
+    }
+
+    // 1. nearest references and their mean
+    std::vector<int32_t> ids;
+    matrix mean;
+    {
+        graph_run g(cpu);
+        ggml_tensor * tx = g.input(GGML_TYPE_F32, kv_dim, n);
+        ggml_tensor * tr = g.input(GGML_TYPE_F32, kv_dim, n_ref);
+        ggml_tensor * tm = g.input(GGML_TYPE_F32, n_ref, n);
+        ggml_tensor * top = llama_deltakv_nearest_refs(g.ctx, tx, tr, tm, (int32_t) k);
+        ggml_tensor * avg = llama_deltakv_ref_mean(g.ctx, tr, top);
+        g.compute({top, avg}, {{tx, x.data()}, {tr, refs.data()}, {tm, mask.data()}});
+        ids  = g.ids;
+        mean = g.outputs_cache[1];
+    }
+    bool same_sets = true;
+    matrix naive_mean(kv_dim * n, 0.0f);
+    for (int64_t c = 0; c < n; ++c) {
+        std::vector<std::pair<double, int32_t>> d;
+        for (int64_t r = 0; r < visible[c]; ++r) {
+            double s = 0;
+            for (int64_t i = 0; i < kv_dim; ++i) {
+                const double diff = x[c * kv_dim + i] - refs[r * kv_dim + i];
+                s += diff * diff;
+            }
+            d.push_back({s, (int32_t) r});
+        }
+        std::sort(d.begin(), d.end());
+        std::set<int32_t> want, got(ids.begin() + c * k, ids.begin() + (c + 1) * k);
+        for (int64_t j = 0; j < k; ++j) {
+            want.insert(d[j].second);
+            for (int64_t i = 0; i < kv_dim; ++i) naive_mean[c * kv_dim + i] += refs[d[j].second * kv_dim + i] / (float) k;
+        }
+        same_sets = same_sets && want == got;
+    }
+    check(same_sets, "nearest references: the same k as brute-force L2 over the visible prefix, for all 64 tokens");
+    check(max_abs_diff(mean, naive_mean) < 1e-5f, "reference mean equals the plain mean of those k rows");
+
+    // 2. identity compressor: z = x - mean, reconstruction gives x back
+    for (llama_deltakv * dkv : {identity, swiglu}) {
+        const bool is_identity = dkv == identity;
+        const llama_deltakv_layer & L = dkv->layers[1];
+        graph_run g(cpu);
+        ggml_tensor * tx = g.input(GGML_TYPE_F32, kv_dim, n);
+        ggml_tensor * tm = g.input(GGML_TYPE_F32, kv_dim, n);
+        ggml_tensor * z  = llama_deltakv_latent(g.ctx, *dkv, L, tx, tm);
+        ggml_tensor * xr = llama_deltakv_reconstruct(g.ctx, L, z, tm);
+        g.compute({z, xr}, {{tx, x.data()}, {tm, mean.data()}});
+        const matrix & gz = g.outputs_cache[0];
+        const matrix & gx = g.outputs_cache[1];
+        if (is_identity) {
+            matrix residual(kv_dim * n);
+            for (size_t i = 0; i < residual.size(); ++i) residual[i] = x[i] - mean[i];
+            check(max_abs_diff(gz, residual) < 1e-5f, "identity compressor: latent is x - mean");
+            check(max_abs_diff(gx, x) < 1e-5f, "identity compressor: reconstruction is lossless");
+            continue;
+        }
+        // SwiGLU encoder, linear decoder, by hand
+        const int64_t d = dkv->latent_dim, ff = dkv->encoder_ff;
+        const matrix w12 = get(L.enc_w12), w3 = get(L.enc_w3), dec = get(L.dec);
+        auto encode = [&](const matrix & v) {
+            const matrix gu = matvec(w12, kv_dim, 2 * ff, v, n);
+            matrix h(ff * n);
+            for (int64_t c = 0; c < n; ++c) {
+                for (int64_t i = 0; i < ff; ++i) {
+                    const float gate = gu[c * 2 * ff + i], up = gu[c * 2 * ff + ff + i];
+                    h[c * ff + i] = gate / (1.0f + std::exp(-gate)) * up;
+                }
+            }
+            return matvec(w3, ff, d, h, n);
+        };
+        const matrix ex = encode(x), em = encode(mean);
+        matrix naive_z(d * n);
+        for (size_t i = 0; i < naive_z.size(); ++i) naive_z[i] = ex[i] - em[i];
+        matrix naive_x = matvec(dec, d, kv_dim, gz, n);
+        for (size_t i = 0; i < naive_x.size(); ++i) naive_x[i] += mean[i];
+        check(max_abs_diff(gz, naive_z) <= 1e-4f * max_abs(naive_z), "SwiGLU encoder: z = enc(x) - enc(mean), two evaluations");
+        check(max_abs_diff(gx, naive_x) <= 1e-4f * max_abs(naive_x), "linear decoder: x = dec(z) + mean");
+
+        // int4 latents (group 32): every dequantised value within half a step of the exact one, plus what
+        // storing the group's scale and minimum in bf16 moves it (up to 15 steps of the scale's rounding)
+        std::vector<uint32_t> codes(d * n / 8);
+        std::vector<ggml_bf16_t> scale(d * n / 32), mn(d * n / 32);
+        llama_deltakv_quantize_int4(gz.data(), d * n, 32, codes.data(), scale.data(), mn.data());
+        matrix back(d * n);
+        llama_deltakv_dequantize_int4(codes.data(), scale.data(), mn.data(), d * n, 32, back.data());
+        bool within = true;
+        for (int64_t g0 = 0; g0 < d * n; g0 += 32) {
+            const float lo = *std::min_element(gz.begin() + g0, gz.begin() + g0 + 32);
+            const float hi = *std::max_element(gz.begin() + g0, gz.begin() + g0 + 32);
+            const float s32 = (hi - lo) / 15.0f;
+            const float bound = 0.5f * (s32 + 1e-6f) + 15.0f * std::fabs(ggml_bf16_to_fp32(scale[g0 / 32]) - s32)
+                              + std::fabs(ggml_bf16_to_fp32(mn[g0 / 32]) - lo) + 1e-6f;
+            for (int64_t i = g0; i < g0 + 32; ++i) {
+                if (std::fabs(back[i] - gz[i]) > bound && within) {
+                    printf("     first miss: z[%lld] = %g, dequantised %g, bound %g\n", (long long) i, gz[i], back[i], bound);
+                    within = false;
+                }
+            }
+        }
+        check(within, "int4 latents of the SwiGLU compressor: each value within half a step (and the bf16 rounding)");
+    }
+
+    ggml_backend_free(cpu);
+    llama_deltakv_free(identity);
+    llama_deltakv_free(swiglu);
+    llama_model_free(model);
+    printf("deltakv graph: %d failures\n", g_failures);
+    return g_failures == 0 ? 0 : 1;
+}
