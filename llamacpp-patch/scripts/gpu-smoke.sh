@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# On the GPU machine (no Java, no network): build the CUDA variant and run the native decode path
-# (deltakv-smoke) on kvtiny, CPU layers and GPU layers, over the given prompt files.
+# On the GPU machine (no Java, no network): build the CUDA variant, run the native decode path
+# (deltakv-smoke) on kvtiny, CPU layers and GPU layers, over the given prompt files, and the native
+# DeltaKV tests (planner, int4 quantiser, compressor graphs on the GPU backend).
 #
 # usage (from the repo root): gpu-smoke.sh OUT_DIR PROMPT_FILE...
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
@@ -22,3 +23,12 @@ for prompt in "$@"; do
       | grep -v 'control-looking'
   done
 done | tee "$out/smoke.txt"
+
+model=models/kvtiny-retrieval-q8_0.gguf
+{
+  "$bin/deltakv-plan-test"
+  "$bin/deltakv-sidefile" int4-selftest
+  "$bin/deltakv-sidefile" write "$model" /tmp/dkv-identity.gguf
+  "$bin/deltakv-sidefile" write "$model" /tmp/dkv-swiglu.gguf --kind random --encoder swiglu --latent-dim 64 --ff 96
+  "$bin/deltakv-graph-test" "$model" /tmp/dkv-identity.gguf /tmp/dkv-swiglu.gguf gpu
+} 2>&1 | tee "$out/deltakv-tests.txt"
