@@ -5,6 +5,7 @@
 // With "gpu" the weights and the graphs go to the first GPU (CUDA build) instead of the CPU.
 // Prints one line per check; exits 1 if any check fails.
 #include "llama-deltakv-graph.h"
+#include "llama-deltakv-plan.h"
 
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
@@ -253,6 +254,63 @@ int main(int argc, char ** argv) {
             }
         }
         check(within, "int4 latents of the SwiGLU compressor: each value within half a step (and the bf16 rounding)");
+    }
+
+    // 3. one block compressed as the planner schedules it (spec 6.2), then rebuilt from what is stored
+    {
+        llama_deltakv_plan_params pp;
+        pp.n_sink = 8;
+        pp.n_recent = 64;
+        pp.center_stride = 10;
+        llama_deltakv_seq_plan plan(pp);
+        plan.append(8 + 3 * 64);
+        llama_deltakv_block blk;
+        check(plan.compress(blk) && blk.p0 == 8 && blk.size() == 128 && plan.n_refs() == 8 + 13,
+              "planner: 200 tokens (sink 8, recent 64) give the block [8, 136) and 13 new centers");
+        const int64_t e = blk.size(), n_refs = plan.n_refs();
+        matrix rows(kv_dim * plan.n_tokens());
+        for (float & v : rows) v = normal(rng);
+        matrix sink(rows.begin(), rows.begin() + 8 * kv_dim);
+        matrix xb(rows.begin() + blk.p0 * kv_dim, rows.begin() + blk.p1 * kv_dim);
+        matrix vis(n_refs * e);
+        llama_deltakv_visibility_mask(plan, blk, vis.data());
+
+        graph_run g(backend);
+        ggml_tensor * tx = g.input(GGML_TYPE_F32, kv_dim, e);
+        ggml_tensor * tr = g.input(GGML_TYPE_F32, kv_dim, 8);
+        ggml_tensor * tm = g.input(GGML_TYPE_F32, n_refs, e);
+        llama_deltakv_block_graph out = llama_deltakv_compress_block(g.ctx, *identity, identity->layers[1], tx, tr, tm, 10);
+        ggml_tensor * rebuilt = llama_deltakv_rebuild(g.ctx, identity->layers[1], out.refs, out.z, out.ids);
+        g.compute({out.ids, out.refs, rebuilt}, {{tx, xb.data()}, {tr, sink.data()}, {tm, vis.data()}});
+        const matrix & refs_out = g.outputs_cache[1];
+        const matrix & x_back   = g.outputs_cache[2];
+
+        bool refs_ok = refs_out.size() == (size_t) (kv_dim * n_refs);
+        for (int64_t r = 0; refs_ok && r < n_refs; ++r) {
+            const int64_t pos = plan.refs()[r];
+            for (int64_t i = 0; i < kv_dim; ++i) refs_ok = refs_ok && refs_out[r * kv_dim + i] == rows[pos * kv_dim + i];
+        }
+        check(refs_ok, "reference list after the block: the sink rows, then the rows at the planner's center positions");
+
+        bool ids_ok = true;
+        for (int64_t c = 0; c < e; ++c) {
+            std::vector<std::pair<double, int32_t>> d;
+            for (int32_t r = 0; r < plan.n_visible_refs(blk, (int32_t) c); ++r) {
+                const int64_t pos = plan.refs()[r];
+                double s2 = 0;
+                for (int64_t i = 0; i < kv_dim; ++i) {
+                    const double diff = xb[c * kv_dim + i] - rows[pos * kv_dim + i];
+                    s2 += diff * diff;
+                }
+                d.push_back({s2, r});
+            }
+            std::sort(d.begin(), d.end());
+            std::set<int32_t> want, got(g.ids.begin() + c * k, g.ids.begin() + (c + 1) * k);
+            for (int64_t j = 0; j < k; ++j) want.insert(d[j].second);
+            ids_ok = ids_ok && want == got;
+        }
+        check(ids_ok, "block tokens pick their k nearest among the visible references (a center picks itself)");
+        check(max_abs_diff(x_back, xb) <= tol * max_abs(xb), "identity compressor: the block rebuilt from latents and ids is the block");
     }
 
     ggml_backend_free(backend);
