@@ -2,6 +2,8 @@
 // Handles are native pointers passed as jlong; every body catches C++ exceptions and turns them
 // into DeltaKvException, and every failure llama.cpp reports becomes a message naming the cause.
 #include "chat_format.h"
+#include "json-schema-to-grammar.h"
+#include "json.h"
 #include "engine.h"
 #include "jni_util.h"
 
@@ -185,11 +187,19 @@ JNIEXPORT jbyteArray JNI_FN(detokenize)(JNIEnv * env, jclass, jlong model, jintA
     DKV_CATCH(env, nullptr)
 }
 
+JNIEXPORT jstring JNI_FN(jsonSchemaToGrammar)(JNIEnv * env, jclass, jstring schema_json) {
+    DKV_TRY
+    return utf8_to_jstring(env, json_schema_to_grammar(common_json::parse(jstring_to_utf8(env, schema_json))));
+    DKV_CATCH(env, nullptr)
+}
+
 // fparams: {temperature, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty}
 // iparams: {top_k, repeat_last_n, max_tokens}
+// grammar: GBNF the output must follow, or null
 // returns: {finish, n_evaluated, n_generated, n_past}
 JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintArray tokens, jint n_keep,
-                                     jfloatArray fparams, jintArray iparams, jlong seed, jobject listener) {
+                                     jfloatArray fparams, jintArray iparams, jlong seed, jstring grammar,
+                                     jobject listener) {
     DKV_TRY
     clear_recent_errors();
     session_handle * s = handle<session_handle>(session);
@@ -208,6 +218,7 @@ JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintAr
     sp.repeat_last_n     = i[1];
     sp.max_tokens        = i[2];
     sp.seed              = seed < 0 ? LLAMA_DEFAULT_SEED : (uint32_t) seed;
+    sp.grammar           = jstring_to_utf8(env, grammar);
 
     generation_callbacks cb;
     if (listener != nullptr) {

@@ -105,9 +105,17 @@ std::string detokenize(const llama_vocab * vocab, const std::vector<llama_token>
     return out;
 }
 
-// A sampler chain in llama.cpp's usual order: penalties, top-k, top-p, min-p, temperature, draw.
+// A sampler chain in llama.cpp's usual order: grammar, penalties, top-k, top-p, min-p, temperature, draw.
 static llama_sampler * make_sampler(const llama_vocab * vocab, const sampling_params & sp) {
     llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+    if (!sp.grammar.empty()) {
+        llama_sampler * grammar = llama_sampler_init_grammar(vocab, sp.grammar.c_str(), "root");
+        if (grammar == nullptr) {
+            llama_sampler_free(chain);
+            throw std::runtime_error("the output grammar does not parse");
+        }
+        llama_sampler_chain_add(chain, grammar);
+    }
     if (sp.repeat_penalty != 1.0f || sp.frequency_penalty != 0.0f || sp.presence_penalty != 0.0f) {
         llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(vocab), sp.repeat_last_n, sp.repeat_penalty,
                                                                     sp.frequency_penalty, sp.presence_penalty));
@@ -202,7 +210,7 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
         }
     }
 
-    // generation
+    // generation (the sampler first: a bad grammar fails before any work)
     sampler_guard smpl{make_sampler(model->vocab, sp)};
     int32_t n_past = n_tok;
     while (true) {

@@ -31,6 +31,7 @@ struct sampling_params {
     float    presence_penalty  = 0.0f;
     uint32_t seed              = LLAMA_DEFAULT_SEED;
     int32_t  max_tokens        = -1;    // < 0: until the context is full
+    std::string grammar;                // GBNF the output must follow ("" = free text)
 };
 
 // Why generation ended.

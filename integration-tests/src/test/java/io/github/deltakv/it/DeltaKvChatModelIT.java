@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * LangChain4j's shared {@link ChatModel} suite on our provider. Capabilities this version does not
- * have (tools, JSON formats, images, choosing another model per request) are declared unsupported, and
+ * have (tools, images, choosing another model per request) are declared unsupported, and
  * the suite checks that they fail with UnsupportedFeatureException. Cases that need world knowledge are
  * skipped on the tiny test models with an assumption that says so.
  */
@@ -99,6 +99,33 @@ class DeltaKvChatModelIT extends AbstractChatModelIT {
     }
 
     @Override
+    @ParameterizedTest
+    @MethodSource("modelsSupportingStructuredOutputs")
+    protected void should_respect_JSON_response_format(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that the JSON answer to 'What is the capital of Germany?' is {\"city\": \"Berlin\"} "
+                + "(JSON mechanics: StructuredOutputIT)");
+        super.should_respect_JSON_response_format(model);
+    }
+
+    @Override
+    @ParameterizedTest
+    @MethodSource("modelsSupportingStructuredOutputs")
+    protected void should_respect_JSON_response_format_with_schema(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that the schema-shaped answer to 'What is the capital of Germany?' is Berlin "
+                + "(JSON mechanics: StructuredOutputIT)");
+        super.should_respect_JSON_response_format_with_schema(model);
+    }
+
+    @Override
+    @ParameterizedTest
+    @MethodSource("models")
+    protected void should_respect_JsonRawSchema_responseFormat(ChatModel model) {
+        SuiteModels.assumeWorldKnowledge("that the raw-schema answer to 'What is the capital of Germany?' is Berlin "
+                + "(JSON mechanics: StructuredOutputIT)");
+        super.should_respect_JsonRawSchema_responseFormat(model);
+    }
+
+    @Override
     protected boolean supportsModelNameParameter() {
         return false; // one model per engine
     }
@@ -110,21 +137,6 @@ class DeltaKvChatModelIT extends AbstractChatModelIT {
 
     @Override
     protected boolean supportsToolChoiceRequired() {
-        return false;
-    }
-
-    @Override
-    protected boolean supportsJsonResponseFormat() {
-        return false;
-    }
-
-    @Override
-    protected boolean supportsJsonResponseFormatWithSchema() {
-        return false;
-    }
-
-    @Override
-    protected boolean supportsJsonResponseFormatWithRawSchema() {
         return false;
     }
 

@@ -2,19 +2,21 @@ package io.github.deltakv.langchain4j;
 
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.ModelProvider;
+import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
-import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.model.output.TokenUsage;
 
+import io.github.deltakv.langchain4j.internal.JsonGrammars;
 import io.github.deltakv.langchain4j.internal.MessageJson;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -100,6 +102,11 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
         return ModelProvider.OTHER;
     }
 
+    /** JSON schemas are supported: the answer is sampled under a grammar made from the schema. */
+    public Set<Capability> supportedCapabilities() {
+        return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
+    }
+
     /** The engine this model runs on (shared when the builder was given one). */
     public DeltaKvEngine engine() {
         return engine;
@@ -161,7 +168,8 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
                 or(d.temperature(), DEFAULT_TEMPERATURE), or(d.topK(), DEFAULT_TOP_K), or(d.topP(), DEFAULT_TOP_P),
                 or(d.minP(), DEFAULT_MIN_P), or(d.repeatPenalty(), DEFAULT_REPEAT_PENALTY),
                 or(d.repeatLastN(), DEFAULT_REPEAT_LAST_N), or(d.frequencyPenalty(), 0.0), or(d.presencePenalty(), 0.0),
-                or(d.maxOutputTokens(), -1), or(d.seed(), -1L), d.stopSequences());
+                or(d.maxOutputTokens(), -1), or(d.seed(), -1L), d.stopSequences(),
+                JsonGrammars.grammarFor(d.responseFormat()));
     }
 
     private static <T> T or(T value, T fallback) {
@@ -179,9 +187,6 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
         }
         if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
             throw new UnsupportedFeatureException("tools are not supported by this provider version");
-        }
-        if (p.responseFormat() != null && p.responseFormat().type() == ResponseFormatType.JSON) {
-            throw new UnsupportedFeatureException("JSON response format is not supported by this provider version");
         }
         check(p.temperature() == null || p.temperature() >= 0, "temperature must be >= 0, got " + p.temperature());
         check(p.topP() == null || (p.topP() > 0 && p.topP() <= 1), "topP must be in (0, 1], got " + p.topP());

@@ -166,7 +166,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         int[] r;
         try {
             r = LlamaNative.generate(state.session, tokens, keep, sampling.floats(), sampling.ints(),
-                    sampling.seed(), collector);
+                    sampling.seed(), sampling.grammar(), collector);
         } catch (RuntimeException e) {
             cachedTokens = new int[0]; // the cache's content is unknown now: start over next time
             throw e;

@@ -61,11 +61,15 @@ public final class LlamaNative {
      * @param floats   {temperature, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty}
      * @param ints     {topK, repeatLastN, maxTokens (-1: no limit)}
      * @param seed     sampling seed, negative for a random one
+     * @param grammar  GBNF grammar the output must follow, or null
      * @return {finish, prompt tokens evaluated, tokens generated, tokens now cached}; finish is one of
      *         the {@code FINISH_*} constants
      */
     public static native int[] generate(long session, int[] tokens, int keep, float[] floats, int[] ints, long seed,
-                                        GenerationListener listener);
+                                        String grammar, GenerationListener listener);
+
+    /** A GBNF grammar (llama.cpp's) for the JSON a JSON schema allows. */
+    public static native String jsonSchemaToGrammar(String schemaJson);
 
     /** Asks a running {@link #generate} to stop as soon as it can (thread-safe). */
     public static native void cancel(long session);

@@ -1,0 +1,49 @@
+package io.github.deltakv.langchain4j.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.langchain4j.internal.JsonSchemaElementUtils;
+import dev.langchain4j.model.chat.request.ResponseFormat;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.request.json.JsonRawSchema;
+import dev.langchain4j.model.chat.request.json.JsonSchema;
+import dev.langchain4j.model.chat.request.json.JsonSchemaElement;
+
+/**
+ * Structured output: a LangChain4j {@link ResponseFormat} as the grammar (llama.cpp's GBNF, made by its
+ * JSON-schema converter) that constrains sampling, so the answer always parses.
+ */
+public final class JsonGrammars {
+
+    /** JSON mode without a schema: any JSON object. */
+    static final String ANY_OBJECT = "{\"type\": \"object\"}";
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private JsonGrammars() {
+    }
+
+    /** The grammar for a response format, or null for free text. */
+    public static String grammarFor(ResponseFormat format) {
+        if (format == null || format.type() != ResponseFormatType.JSON) {
+            return null;
+        }
+        return LlamaNative.jsonSchemaToGrammar(schemaJson(format.jsonSchema()));
+    }
+
+    static String schemaJson(JsonSchema schema) {
+        if (schema == null || schema.rootElement() == null) {
+            return ANY_OBJECT;
+        }
+        JsonSchemaElement root = schema.rootElement();
+        if (root instanceof JsonRawSchema raw) {
+            return raw.schema();
+        }
+        try {
+            return MAPPER.writeValueAsString(JsonSchemaElementUtils.toMap(root));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("cannot write the JSON schema: " + e.getMessage(), e);
+        }
+    }
+}
