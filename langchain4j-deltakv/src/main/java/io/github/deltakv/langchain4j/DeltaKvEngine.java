@@ -17,9 +17,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -120,7 +122,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     }
 
     /** The prompt the model's chat template makes of {@code messages}, ready for the model's answer. */
-    public String renderPrompt(java.util.List<ChatMessage> messages) {
+    public String renderPrompt(List<ChatMessage> messages) {
         String json = MessageJson.toJson(messages);
         return withLock(() -> LlamaNative.applyTemplate(state.templates, json, null, true));
     }
@@ -262,7 +264,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
     }
 
-    private <T> T withLock(java.util.function.Supplier<T> action) {
+    private <T> T withLock(Supplier<T> action) {
         ensureOpen();
         lock.lock();
         try {
