@@ -127,6 +127,17 @@ public final class DeltaKvEngine implements AutoCloseable {
         return withLock(() -> LlamaNative.applyTemplate(state.templates, json, null, true));
     }
 
+    /** Tokens of the prompt {@code messages} make (chat template, BOS), exactly as a call evaluates it. */
+    public int countPromptTokens(List<ChatMessage> messages) {
+        String json = MessageJson.toJson(messages);
+        return withLock(() -> promptTokens(json).length);
+    }
+
+    private int[] promptTokens(String messagesJson) {
+        String prompt = LlamaNative.applyTemplate(state.templates, messagesJson, null, true);
+        return LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
+    }
+
     /** KV-cache memory now. */
     public KvMemoryStats kvMemory() {
         return withLock(this::kvMemoryLocked);
@@ -146,8 +157,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     Completion complete(String messagesJson, SamplingSettings sampling, Consumer<String> onText,
                         BooleanSupplier cancelled) {
         return withLock(() -> {
-            String prompt = LlamaNative.applyTemplate(state.templates, messagesJson, null, true);
-            int[] tokens = LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
+            int[] tokens = promptTokens(messagesJson);
             if (tokens.length >= contextSize) {
                 throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
                         + contextSize + " (prompt and answer together): shorten the messages or build the model "
