@@ -3,6 +3,9 @@ package io.github.deltakv.langchain4j;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.spi.ServiceHelper;
+
+import io.github.deltakv.langchain4j.spi.DeltaKvChatModelBuilderFactory;
 
 /**
  * A LangChain4j {@link ChatModel} running a GGUF model in-process on llama.cpp with DeltaKV.
@@ -22,7 +25,11 @@ public class DeltaKvChatModel extends DeltaKvBaseChatModel implements ChatModel 
         super(builder);
     }
 
+    /** A builder: the one a {@link DeltaKvChatModelBuilderFactory} service supplies if there is one, else a plain one. */
     public static Builder builder() {
+        for (DeltaKvChatModelBuilderFactory factory : ServiceHelper.loadFactories(DeltaKvChatModelBuilderFactory.class)) {
+            return factory.get();
+        }
         return new Builder();
     }
 

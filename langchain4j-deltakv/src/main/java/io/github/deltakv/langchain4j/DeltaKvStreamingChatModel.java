@@ -6,6 +6,9 @@ import dev.langchain4j.model.chat.response.PartialResponse;
 import dev.langchain4j.model.chat.response.PartialResponseContext;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.response.StreamingHandle;
+import dev.langchain4j.spi.ServiceHelper;
+
+import io.github.deltakv.langchain4j.spi.DeltaKvStreamingChatModelBuilderFactory;
 
 import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
@@ -34,7 +37,11 @@ public class DeltaKvStreamingChatModel extends DeltaKvBaseChatModel implements S
         super(builder);
     }
 
+    /** A builder: the one a {@link DeltaKvStreamingChatModelBuilderFactory} service supplies if there is one, else a plain one. */
     public static Builder builder() {
+        for (DeltaKvStreamingChatModelBuilderFactory factory : ServiceHelper.loadFactories(DeltaKvStreamingChatModelBuilderFactory.class)) {
+            return factory.get();
+        }
         return new Builder();
     }
 

@@ -1,0 +1,71 @@
+package io.github.deltakv.langchain4j.spring;
+
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+
+import io.github.deltakv.langchain4j.DeltaKvBaseChatModel;
+import io.github.deltakv.langchain4j.DeltaKvChatModel;
+import io.github.deltakv.langchain4j.DeltaKvEngine;
+import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * With {@code langchain4j.deltakv.chat-model.model-path} set: one {@link DeltaKvEngine} (the loaded model,
+ * closed with the context) and a {@link DeltaKvChatModel} and {@link DeltaKvStreamingChatModel} on it,
+ * with every {@link ChatModelListener} bean as a listener.
+ */
+@AutoConfiguration
+@EnableConfigurationProperties(DeltaKvProperties.class)
+@ConditionalOnProperty(prefix = DeltaKvProperties.PREFIX + ".chat-model", name = "model-path")
+public class DeltaKvAutoConfig {
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    DeltaKvEngine deltaKvEngine(DeltaKvProperties properties) {
+        DeltaKvProperties.ChatModel p = properties.getChatModel();
+        return DeltaKvEngine.builder()
+                .modelPath(p.getModelPath())
+                .contextSize(p.getContextSize())
+                .gpuLayers(p.getGpuLayers())
+                .threads(p.getThreads())
+                .batchSize(p.getBatchSize())
+                .flashAttention(p.getFlashAttention())
+                .chatTemplate(p.getChatTemplate())
+                .build();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    DeltaKvChatModel deltaKvChatModel(DeltaKvEngine engine, DeltaKvProperties properties,
+                                      ObjectProvider<ChatModelListener> listeners) {
+        return configure(DeltaKvChatModel.builder(), engine, properties, listeners).build();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    DeltaKvStreamingChatModel deltaKvStreamingChatModel(DeltaKvEngine engine, DeltaKvProperties properties,
+                                                        ObjectProvider<ChatModelListener> listeners) {
+        return configure(DeltaKvStreamingChatModel.builder(), engine, properties, listeners).build();
+    }
+
+    private static <B extends DeltaKvBaseChatModel.Builder<?, B>> B configure(B builder, DeltaKvEngine engine,
+            DeltaKvProperties properties, ObjectProvider<ChatModelListener> listeners) {
+        DeltaKvProperties.ChatModel p = properties.getChatModel();
+        return builder.engine(engine)
+                .temperature(p.getTemperature())
+                .topK(p.getTopK())
+                .topP(p.getTopP())
+                .minP(p.getMinP())
+                .seed(p.getSeed())
+                .repeatPenalty(p.getRepeatPenalty())
+                .maxTokens(p.getMaxTokens())
+                .logRequests(p.getLogRequests())
+                .logResponses(p.getLogResponses())
+                .listeners(listeners.orderedStream().toList());
+    }
+}

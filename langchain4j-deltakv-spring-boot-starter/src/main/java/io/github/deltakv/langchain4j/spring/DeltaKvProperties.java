@@ -1,0 +1,77 @@
+package io.github.deltakv.langchain4j.spring;
+
+import java.nio.file.Path;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.NestedConfigurationProperty;
+
+/** {@code langchain4j.deltakv.*}: the model and its defaults. Unset values keep the provider's defaults. */
+@ConfigurationProperties(prefix = DeltaKvProperties.PREFIX)
+public class DeltaKvProperties {
+
+    public static final String PREFIX = "langchain4j.deltakv";
+
+    @NestedConfigurationProperty
+    private ChatModel chatModel = new ChatModel();
+
+    public ChatModel getChatModel() {
+        return chatModel;
+    }
+
+    public void setChatModel(ChatModel chatModel) {
+        this.chatModel = chatModel;
+    }
+
+    /** {@code langchain4j.deltakv.chat-model.*}: shared by the ChatModel and StreamingChatModel beans. */
+    public static class ChatModel {
+        private Path modelPath;
+        private Integer contextSize;
+        private Integer gpuLayers;
+        private Integer threads;
+        private Integer batchSize;
+        private Boolean flashAttention;
+        private String chatTemplate;
+        private Double temperature;
+        private Integer topK;
+        private Double topP;
+        private Double minP;
+        private Long seed;
+        private Double repeatPenalty;
+        private Integer maxTokens;
+        private Boolean logRequests;
+        private Boolean logResponses;
+
+        public Path getModelPath() { return modelPath; }
+        public void setModelPath(Path modelPath) { this.modelPath = modelPath; }
+        public Integer getContextSize() { return contextSize; }
+        public void setContextSize(Integer contextSize) { this.contextSize = contextSize; }
+        public Integer getGpuLayers() { return gpuLayers; }
+        public void setGpuLayers(Integer gpuLayers) { this.gpuLayers = gpuLayers; }
+        public Integer getThreads() { return threads; }
+        public void setThreads(Integer threads) { this.threads = threads; }
+        public Integer getBatchSize() { return batchSize; }
+        public void setBatchSize(Integer batchSize) { this.batchSize = batchSize; }
+        public Boolean getFlashAttention() { return flashAttention; }
+        public void setFlashAttention(Boolean flashAttention) { this.flashAttention = flashAttention; }
+        public String getChatTemplate() { return chatTemplate; }
+        public void setChatTemplate(String chatTemplate) { this.chatTemplate = chatTemplate; }
+        public Double getTemperature() { return temperature; }
+        public void setTemperature(Double temperature) { this.temperature = temperature; }
+        public Integer getTopK() { return topK; }
+        public void setTopK(Integer topK) { this.topK = topK; }
+        public Double getTopP() { return topP; }
+        public void setTopP(Double topP) { this.topP = topP; }
+        public Double getMinP() { return minP; }
+        public void setMinP(Double minP) { this.minP = minP; }
+        public Long getSeed() { return seed; }
+        public void setSeed(Long seed) { this.seed = seed; }
+        public Double getRepeatPenalty() { return repeatPenalty; }
+        public void setRepeatPenalty(Double repeatPenalty) { this.repeatPenalty = repeatPenalty; }
+        public Integer getMaxTokens() { return maxTokens; }
+        public void setMaxTokens(Integer maxTokens) { this.maxTokens = maxTokens; }
+        public Boolean getLogRequests() { return logRequests; }
+        public void setLogRequests(Boolean logRequests) { this.logRequests = logRequests; }
+        public Boolean getLogResponses() { return logResponses; }
+        public void setLogResponses(Boolean logResponses) { this.logResponses = logResponses; }
+    }
+}
