@@ -43,6 +43,7 @@ extern "C" {
 JNIEXPORT void JNI_FN(initBackends)(JNIEnv * env, jclass, jstring backend_dir) {
     DKV_TRY
     install_log_forwarding(env);
+    install_abort_handler();
     const std::string dir = jstring_to_utf8(env, backend_dir);
     ggml_backend_load_all_from_path(dir.empty() ? nullptr : dir.c_str());
     llama_backend_init();
@@ -77,7 +78,11 @@ JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu
             return go_on && !env->ExceptionCheck();
         };
     }
-    model_handle * m = load_model(p, n_gpu_layers, on_progress);
+    model_handle * m = nullptr;
+    {
+        aborts_throw guard; // a corrupt file fails an assert while loading: make it an exception
+        m = load_model(p, n_gpu_layers, on_progress);
+    }
     if (m == nullptr) {
         throw_java(env, with_cause("failed to load model " + p));
         return 0;
@@ -120,6 +125,7 @@ JNIEXPORT jintArray JNI_FN(modelInfo)(JNIEnv * env, jclass, jlong model) {
 
 JNIEXPORT jlong JNI_FN(newTemplates)(JNIEnv * env, jclass, jlong model, jstring override_src) {
     DKV_TRY
+    aborts_throw guard;
     return reinterpret_cast<jlong>(
         new_chat_templates(handle<model_handle>(model)->model, jstring_to_utf8(env, override_src)));
     DKV_CATCH(env, 0)
@@ -148,8 +154,11 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
                                    jint flash_attn) {
     DKV_TRY
     clear_recent_errors();
-    session_handle * s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads,
-                                     flash_attn);
+    session_handle * s = nullptr;
+    {
+        aborts_throw guard;
+        s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads, flash_attn);
+    }
     if (s == nullptr) {
         throw_java(env, with_cause("failed to create a context of " + std::to_string(n_ctx) + " tokens"));
         return 0;

@@ -2,7 +2,9 @@
 
 #include "llama.h"
 
+#include <cstdio>
 #include <deque>
+#include <stdexcept>
 #include <mutex>
 
 namespace dkv {
@@ -127,6 +129,22 @@ void install_log_forwarding(JNIEnv * env) {
         return;
     }
     llama_log_set(log_callback, nullptr);
+}
+
+static thread_local int t_aborts_throw = 0;
+
+aborts_throw::aborts_throw() { t_aborts_throw++; }
+aborts_throw::~aborts_throw() { t_aborts_throw--; }
+
+static void on_ggml_abort(const char * message) {
+    if (t_aborts_throw > 0) {
+        throw std::runtime_error(message);
+    }
+    fprintf(stderr, "%s\n", message); // ggml aborts the process right after
+}
+
+void install_abort_handler() {
+    ggml_set_abort_callback(on_ggml_abort);
 }
 
 void clear_recent_errors() {

@@ -23,6 +23,15 @@ jstring     utf8_to_jstring(JNIEnv * env, const std::string & s);
 // Native log lines: forwarded to Java (LlamaNative.onLog) and the recent warnings and errors
 // kept per thread, so that an exception can say what llama.cpp said before it failed.
 void        install_log_forwarding(JNIEnv * env);
+
+// ggml aborts the process on a failed GGML_ASSERT. While one of these guards lives on a thread (model
+// loading, context creation), an assert on that thread throws std::runtime_error instead, so that a
+// corrupt file becomes a Java exception. Elsewhere (e.g. ggml's worker threads) an assert still aborts.
+void install_abort_handler();
+struct aborts_throw {
+    aborts_throw();
+    ~aborts_throw();
+};
 void        clear_recent_errors();
 std::string recent_errors();
 
