@@ -254,6 +254,32 @@ JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintAr
     DKV_CATCH(env, nullptr)
 }
 
+// The KV state of the context's sequence, to set aside and restore later (prefix cache).
+JNIEXPORT jbyteArray JNI_FN(saveSequence)(JNIEnv * env, jclass, jlong session) {
+    DKV_TRY
+    llama_context * ctx = handle<session_handle>(session)->ctx;
+    std::string state(llama_state_seq_get_size(ctx, 0), '\0');
+    const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(state.data()), state.size(), 0);
+    if (n != state.size()) {
+        throw_java(env, "cannot save the sequence state");
+        return nullptr;
+    }
+    return string_to_bytes(env, state);
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT void JNI_FN(restoreSequence)(JNIEnv * env, jclass, jlong session, jbyteArray state) {
+    DKV_TRY
+    llama_context * ctx = handle<session_handle>(session)->ctx;
+    const std::string data = bytes_to_string(env, state);
+    llama_memory_seq_rm(llama_get_memory(ctx), 0, -1, -1);
+    if (llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(data.data()), data.size(), 0) != data.size()) {
+        llama_memory_seq_rm(llama_get_memory(ctx), 0, -1, -1);
+        throw_java(env, with_cause("cannot restore the sequence state"));
+    }
+    DKV_CATCH(env, )
+}
+
 JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
     handle<session_handle>(session)->cancel_requested = true;
 }

@@ -44,8 +44,9 @@ class PrefixReuseIT {
         ChatResponse first = model.chat(ChatRequest.builder().messages(history).build());
         DeltaKvChatResponseMetadata m1 = (DeltaKvChatResponseMetadata) first.metadata();
         int firstPrompt = first.tokenUsage().inputTokenCount();
-        // another conversation may be cached: at most the chat template's opening tokens are shared
-        assertThat(m1.promptTokensReused()).isLessThan(5);
+        // another conversation may be cached: at most its opening (template tags, the task's instruction
+        // sentence) is shared, never this document
+        assertThat(m1.promptTokensReused()).isLessThan(100);
         assertThat(m1.promptTokensEvaluated()).isEqualTo(firstPrompt - m1.promptTokensReused());
 
         history.add(first.aiMessage());

@@ -278,6 +278,12 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
+        /** Host memory for conversations set aside (default 256 MiB; 0 = off). */
+        public B prefixCacheBytes(Long prefixCacheBytes) {
+            engineBuilder.prefixCacheBytes(prefixCacheBytes);
+            return (B) this;
+        }
+
         /** Progress of model loading and long prompt evaluation. */
         public B progressListener(DeltaKvEngine.ProgressListener progressListener) {
             engineBuilder.progressListener(progressListener);

@@ -7,6 +7,7 @@ import io.github.deltakv.langchain4j.internal.GenerationListener;
 import io.github.deltakv.langchain4j.internal.LlamaNative;
 import io.github.deltakv.langchain4j.internal.MessageJson;
 import io.github.deltakv.langchain4j.internal.NativeLoader;
+import io.github.deltakv.langchain4j.internal.PrefixCache;
 import io.github.deltakv.langchain4j.internal.StopSequences;
 import io.github.deltakv.langchain4j.internal.Utf8Accumulator;
 
@@ -38,6 +39,9 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeltaKvEngine.class);
     private static final Cleaner CLEANER = Cleaner.create();
+    /** Conversations shorter than this are not worth setting aside. */
+    private static final int MIN_TOKENS_TO_SET_ASIDE = 64;
+    private static final long DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
 
     private final Path modelPath;
     private final String modelName;
@@ -47,6 +51,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final Cleaner.Cleanable cleanable;
     private final ReentrantLock lock = new ReentrantLock(true);
     private final boolean supportsTools;
+    private final PrefixCache prefixCache;
 
     private volatile boolean closed;
     /** The cancellation flag of the call running now (to cancel only that call). */
@@ -64,6 +69,11 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
         }
         this.progress = b.progressListener == null ? new ProgressListener() { } : b.progressListener;
+        long cacheBytes = b.prefixCacheBytes == null ? DEFAULT_PREFIX_CACHE_BYTES : b.prefixCacheBytes;
+        if (cacheBytes < 0) {
+            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
+        }
+        this.prefixCache = new PrefixCache(cacheBytes);
 
         NativeLoader.load();
         NativeState s = new NativeState();
@@ -173,7 +183,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     }
 
     private Completion run(int[] tokens, SamplingSettings sampling, Consumer<String> onText, BooleanSupplier cancelled) {
-        int keep = commonPrefix(cachedTokens, tokens);
+        int keep = switchConversation(tokens);
         TextCollector collector = new TextCollector(new StopSequences(sampling.stopSequences()), onText, cancelled, progress);
         int[] r;
         try {
@@ -189,6 +199,35 @@ public final class DeltaKvEngine implements AutoCloseable {
         System.arraycopy(generated, 0, all, tokens.length, generated.length);
         cachedTokens = Arrays.copyOf(all, Math.min(r[3], all.length));
         return new Completion(collector.text(), tokens.length, keep, r[1], r[2], r[0], kvMemoryLocked());
+    }
+
+    /**
+     * Before a call: when the prompt shares more with a conversation set aside than with the one in
+     * the context, restore that one; when the context's conversation is about to be mostly replaced,
+     * set it aside first. Returns the prompt tokens the context then already holds.
+     */
+    private int switchConversation(int[] tokens) {
+        int keep = commonPrefix(cachedTokens, tokens);
+        if (!prefixCache.enabled()) {
+            return keep;
+        }
+        PrefixCache.Entry best = prefixCache.takeBest(tokens, keep);
+        boolean replacing = best != null || keep < cachedTokens.length / 2;
+        if (replacing && cachedTokens.length >= MIN_TOKENS_TO_SET_ASIDE) {
+            prefixCache.put(cachedTokens, LlamaNative.saveSequence(state.session));
+        }
+        if (best == null) {
+            return keep;
+        }
+        cachedTokens = new int[0]; // unknown until the restore succeeds
+        LlamaNative.restoreSequence(state.session, best.state());
+        cachedTokens = best.tokens();
+        return commonPrefix(cachedTokens, tokens);
+    }
+
+    /** Prefix cache statistics. */
+    public PrefixCacheStats prefixCacheStats() {
+        return withLock(prefixCache::stats);
     }
 
     /** Collects the answer of one call: tokens to text, stop strings, streaming of final text. */
@@ -259,12 +298,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     }
 
     static int commonPrefix(int[] a, int[] b) {
-        int n = Math.min(a.length, b.length);
-        int i = 0;
-        while (i < n && a[i] == b[i]) {
-            i++;
-        }
-        return i;
+        return PrefixCache.commonPrefix(a, b);
     }
 
     /** Stops the call whose cancellation flag is {@code call}, if it is the one running now. */
@@ -383,6 +417,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         private Boolean flashAttention;
         private String chatTemplate;
         private ProgressListener progressListener;
+        private Long prefixCacheBytes;
 
         public Builder() {
         }
@@ -426,6 +461,15 @@ public final class DeltaKvEngine implements AutoCloseable {
         /** A Jinja chat template to use instead of the model's own. */
         public Builder chatTemplate(String chatTemplate) {
             this.chatTemplate = chatTemplate;
+            return this;
+        }
+
+        /**
+         * Host memory for conversations set aside, so that switching back to one does not evaluate its
+         * history again (default 256 MiB; 0 turns it off).
+         */
+        public Builder prefixCacheBytes(Long prefixCacheBytes) {
+            this.prefixCacheBytes = prefixCacheBytes;
             return this;
         }
 

@@ -71,6 +71,12 @@ public final class LlamaNative {
     /** A GBNF grammar (llama.cpp's) for the JSON a JSON schema allows. */
     public static native String jsonSchemaToGrammar(String schemaJson);
 
+    /** The KV state of the context's sequence (tokens and their keys and values). */
+    public static native byte[] saveSequence(long session);
+
+    /** Replaces the context's sequence with a state from {@link #saveSequence}. */
+    public static native void restoreSequence(long session, byte[] state);
+
     /** Asks a running {@link #generate} to stop as soon as it can (thread-safe). */
     public static native void cancel(long session);
 
