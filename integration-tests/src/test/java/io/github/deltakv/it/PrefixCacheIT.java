@@ -73,12 +73,7 @@ class PrefixCacheIT {
     @Test
     void without_the_cache_a_switch_evaluates_the_history_again() {
         try (DeltaKvChatModel model = model(0)) {
-            Conversation a = new Conversation(31);
-            Conversation b = new Conversation(32);
-            a.ask(model);
-            b.ask(model);
-            ChatResponse r = a.ask(model);
-            assertThat(meta(r).promptTokensEvaluated()).isGreaterThan(1000);
+            assertThat(meta(backToTheFirstOfTwo(model)).promptTokensEvaluated()).isGreaterThan(1000);
             assertThat(model.engine().prefixCacheStats().hits()).isZero();
         }
     }
@@ -86,14 +81,18 @@ class PrefixCacheIT {
     @Test
     void conversations_beyond_the_budget_are_dropped() {
         try (DeltaKvChatModel model = model(1L << 20)) { // 1 MiB: a 1500-token conversation takes ~4.5 MiB
-            Conversation a = new Conversation(31);
-            Conversation b = new Conversation(32);
-            a.ask(model);
-            b.ask(model);
-            ChatResponse r = a.ask(model);
-            assertThat(meta(r).promptTokensEvaluated()).isGreaterThan(1000);
+            assertThat(meta(backToTheFirstOfTwo(model)).promptTokensEvaluated()).isGreaterThan(1000);
             assertThat(model.engine().prefixCacheStats().entries()).isZero();
         }
+    }
+
+    /** Conversation A, then B, then A again: the response of A's second turn. */
+    private static ChatResponse backToTheFirstOfTwo(DeltaKvChatModel model) {
+        Conversation a = new Conversation(31);
+        Conversation b = new Conversation(32);
+        a.ask(model);
+        b.ask(model);
+        return a.ask(model);
     }
 
     @Test
