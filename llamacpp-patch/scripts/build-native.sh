@@ -52,6 +52,10 @@ if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
   rm -rf "$tmp"
 fi
 
+# trees of other patch series not built for two weeks go (each is ~250 MB); this one is fresh
+touch "$work"
+find "$DELTAKV_CACHE/work" -mindepth 1 -maxdepth 1 -type d -mtime +14 ! -name "$tree_key" -exec rm -rf {} + 2>/dev/null || true
+
 # --- our sources: synced by content so unchanged files keep their timestamps -----------------
 sync_file() { # sync_file SRC DST
   if ! cmp -s "$1" "$2"; then mkdir -p "$(dirname "$2")"; cp "$1" "$2"; fi
@@ -71,7 +75,7 @@ esac
 # shellcheck disable=SC2206
 flags+=(${DELTAKV_CMAKE_ARGS:-})
 if command -v ccache >/dev/null; then
-  export CCACHE_DIR="$DELTAKV_CACHE/ccache" CCACHE_BASEDIR="$work" CCACHE_NOHASHDIR=1
+  export CCACHE_DIR="$DELTAKV_CACHE/ccache" CCACHE_BASEDIR="$work" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 else
   launcher=()
