@@ -284,6 +284,12 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
+        /** Calls that may wait while one runs (default: no limit); beyond, RateLimitException at once. */
+        public B maxQueuedCalls(Integer maxQueuedCalls) {
+            engineBuilder.maxQueuedCalls(maxQueuedCalls);
+            return (B) this;
+        }
+
         /** Progress of model loading and long prompt evaluation. */
         public B progressListener(DeltaKvEngine.ProgressListener progressListener) {
             engineBuilder.progressListener(progressListener);

@@ -2,6 +2,7 @@ package io.github.deltakv.langchain4j;
 
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.exception.InvalidRequestException;
+import dev.langchain4j.exception.RateLimitException;
 
 import io.github.deltakv.langchain4j.internal.GenerationListener;
 import io.github.deltakv.langchain4j.internal.LlamaNative;
@@ -19,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -52,6 +54,9 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock(true);
     private final boolean supportsTools;
     private final PrefixCache prefixCache;
+    private final int maxQueuedCalls;
+    /** Calls running or waiting for their turn. */
+    private final AtomicInteger callsInFlight = new AtomicInteger();
 
     private volatile boolean closed;
     /** The cancellation flag of the call running now (to cancel only that call). */
@@ -74,6 +79,10 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
         }
         this.prefixCache = new PrefixCache(cacheBytes);
+        this.maxQueuedCalls = b.maxQueuedCalls == null ? Integer.MAX_VALUE : b.maxQueuedCalls;
+        if (maxQueuedCalls < 0) {
+            throw new IllegalArgumentException("maxQueuedCalls must be >= 0, got " + maxQueuedCalls);
+        }
 
         NativeLoader.load();
         NativeState s = new NativeState();
@@ -166,6 +175,20 @@ public final class DeltaKvEngine implements AutoCloseable {
      */
     Completion complete(String messagesJson, SamplingSettings sampling, Consumer<String> onText,
                         BooleanSupplier cancelled) {
+        if (callsInFlight.incrementAndGet() > maxQueuedCalls + 1L) {
+            callsInFlight.decrementAndGet();
+            throw new RateLimitException("this model is busy: one call runs and " + maxQueuedCalls
+                    + " wait (maxQueuedCalls); try again later");
+        }
+        try {
+            return completeInTurn(messagesJson, sampling, onText, cancelled);
+        } finally {
+            callsInFlight.decrementAndGet();
+        }
+    }
+
+    private Completion completeInTurn(String messagesJson, SamplingSettings sampling, Consumer<String> onText,
+                                      BooleanSupplier cancelled) {
         return withLock(() -> {
             int[] tokens = promptTokens(messagesJson);
             if (tokens.length >= contextSize) {
@@ -418,6 +441,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         private String chatTemplate;
         private ProgressListener progressListener;
         private Long prefixCacheBytes;
+        private Integer maxQueuedCalls;
 
         public Builder() {
         }
@@ -470,6 +494,15 @@ public final class DeltaKvEngine implements AutoCloseable {
          */
         public Builder prefixCacheBytes(Long prefixCacheBytes) {
             this.prefixCacheBytes = prefixCacheBytes;
+            return this;
+        }
+
+        /**
+         * Calls that may wait while one runs (default: no limit). Calls are served one at a time in
+         * arrival order; beyond this many waiting, a call fails at once with RateLimitException.
+         */
+        public Builder maxQueuedCalls(Integer maxQueuedCalls) {
+            this.maxQueuedCalls = maxQueuedCalls;
             return this;
         }
 
