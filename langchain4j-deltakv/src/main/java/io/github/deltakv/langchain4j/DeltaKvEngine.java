@@ -143,7 +143,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     /** The prompt the model's chat template makes of {@code messages}, ready for the model's answer. */
     public String renderPrompt(List<ChatMessage> messages) {
         String json = MessageJson.toJson(messages);
-        return withLock(() -> LlamaNative.applyTemplate(state.templates, json, null, true));
+        return withLock(() -> promptText(json));
     }
 
     /** Tokens of the prompt {@code messages} make (chat template, BOS), exactly as a call evaluates it. */
@@ -152,9 +152,13 @@ public final class DeltaKvEngine implements AutoCloseable {
         return withLock(() -> promptTokens(json).length);
     }
 
+    private String promptText(String messagesJson) {
+        return LlamaNative.applyTemplate(state.templates, messagesJson, null, true);
+    }
+
     private int[] promptTokens(String messagesJson) {
-        String prompt = LlamaNative.applyTemplate(state.templates, messagesJson, null, true);
-        return LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
+        byte[] prompt = promptText(messagesJson).getBytes(StandardCharsets.UTF_8);
+        return LlamaNative.tokenize(state.model, prompt, true, true);
     }
 
     /** KV-cache memory now. */
@@ -230,7 +234,7 @@ public final class DeltaKvEngine implements AutoCloseable {
      * set it aside first. Returns the prompt tokens the context then already holds.
      */
     private int switchConversation(int[] tokens) {
-        int keep = commonPrefix(cachedTokens, tokens);
+        int keep = PrefixCache.commonPrefix(cachedTokens, tokens);
         if (!prefixCache.enabled()) {
             return keep;
         }
@@ -245,7 +249,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         cachedTokens = new int[0]; // unknown until the restore succeeds
         LlamaNative.restoreSequence(state.session, best.state());
         cachedTokens = best.tokens();
-        return commonPrefix(cachedTokens, tokens);
+        return PrefixCache.commonPrefix(cachedTokens, tokens);
     }
 
     /** Prefix cache statistics. */
@@ -318,10 +322,6 @@ public final class DeltaKvEngine implements AutoCloseable {
         int[] tokens() {
             return Arrays.copyOf(tokens, tokenCount);
         }
-    }
-
-    static int commonPrefix(int[] a, int[] b) {
-        return PrefixCache.commonPrefix(a, b);
     }
 
     /** Stops the call whose cancellation flag is {@code call}, if it is the one running now. */

@@ -36,11 +36,4 @@ class DeltaKvChatRequestParametersTest {
         DeltaKvChatRequestParameters request = DeltaKvChatRequestParameters.builder().seed(1L).build();
         assertThat(request.defaultedBy(defaults)).isEqualTo(defaults.overrideWith(request));
     }
-
-    @Test
-    void common_prefix_of_token_lists() {
-        assertThat(DeltaKvEngine.commonPrefix(new int[] {1, 2, 3}, new int[] {1, 2, 4, 5})).isEqualTo(2);
-        assertThat(DeltaKvEngine.commonPrefix(new int[] {}, new int[] {1})).isZero();
-        assertThat(DeltaKvEngine.commonPrefix(new int[] {1, 2}, new int[] {1, 2})).isEqualTo(2);
-    }
 }

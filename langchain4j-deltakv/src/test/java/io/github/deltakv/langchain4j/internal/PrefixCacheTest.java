@@ -1,0 +1,42 @@
+package io.github.deltakv.langchain4j.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+
+class PrefixCacheTest {
+
+    @Test
+    void common_prefix_of_token_lists() {
+        assertThat(PrefixCache.commonPrefix(new int[] {1, 2, 3}, new int[] {1, 2, 4, 5})).isEqualTo(2);
+        assertThat(PrefixCache.commonPrefix(new int[] {}, new int[] {1})).isZero();
+        assertThat(PrefixCache.commonPrefix(new int[] {1, 2}, new int[] {1, 2})).isEqualTo(2);
+    }
+
+    @Test
+    void takes_the_entry_sharing_the_longest_prefix_if_longer_than_asked() {
+        PrefixCache cache = new PrefixCache(1000);
+        cache.put(new int[] {1, 2, 3}, new byte[10]);
+        cache.put(new int[] {1, 2, 3, 4, 5}, new byte[20]);
+
+        assertThat(cache.takeBest(new int[] {1, 2, 3, 4, 9}, 4)).isNull();
+        PrefixCache.Entry best = cache.takeBest(new int[] {1, 2, 3, 4, 9}, 2);
+        assertThat(best.tokens()).containsExactly(1, 2, 3, 4, 5);
+        assertThat(cache.stats().entries()).isEqualTo(1);
+        assertThat(cache.stats().bytes()).isEqualTo(10);
+        assertThat(cache.stats().hits()).isEqualTo(1);
+        assertThat(cache.stats().tokensRestored()).isEqualTo(4);
+    }
+
+    @Test
+    void least_recently_used_entries_go_beyond_the_budget() {
+        PrefixCache cache = new PrefixCache(25);
+        cache.put(new int[] {1}, new byte[10]);
+        cache.put(new int[] {2}, new byte[10]);
+        cache.put(new int[] {3}, new byte[10]); // 30 > 25: the oldest goes
+        assertThat(cache.stats().entries()).isEqualTo(2);
+        assertThat(cache.takeBest(new int[] {1}, 0)).isNull();
+        cache.put(new int[] {4}, new byte[100]); // larger than the budget: not kept
+        assertThat(cache.stats().bytes()).isEqualTo(20);
+    }
+}
