@@ -150,17 +150,41 @@ JNIEXPORT jboolean JNI_FN(templateSupportsTools)(JNIEnv * env, jclass, jlong t) 
     DKV_CATCH(env, false)
 }
 
+// deltakv_path: "" or null = stock KV cache; deltakv_settings: {n_sink, n_recent, n_neighbors, center_stride,
+// top_k, latent_bits}, negative = the side file's value; full_layers: null = the side file's
 JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
-                                   jint flash_attn) {
+                                   jint flash_attn, jstring deltakv_path, jintArray deltakv_settings,
+                                   jintArray full_layers) {
     DKV_TRY
     clear_recent_errors();
+    deltakv_config dk;
+    if (deltakv_path != nullptr) {
+        dk.path = jstring_to_utf8(env, deltakv_path);
+    }
+    if (deltakv_settings != nullptr && env->GetArrayLength(deltakv_settings) == 6) {
+        jint v[6];
+        env->GetIntArrayRegion(deltakv_settings, 0, 6, v);
+        dk.params.n_sink        = v[0];
+        dk.params.n_recent      = v[1];
+        dk.params.n_neighbors   = v[2];
+        dk.params.center_stride = v[3];
+        dk.params.top_k         = v[4];
+        dk.params.latent_bits   = v[5];
+    }
+    if (full_layers != nullptr) {
+        dk.full_layers.resize(env->GetArrayLength(full_layers));
+        env->GetIntArrayRegion(full_layers, 0, (jsize) dk.full_layers.size(),
+                               reinterpret_cast<jint *>(dk.full_layers.data()));
+    }
     session_handle * s = nullptr;
     {
         aborts_throw guard;
-        s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads, flash_attn);
+        s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads, flash_attn, dk);
     }
     if (s == nullptr) {
-        throw_java(env, with_cause("failed to create a context of " + std::to_string(n_ctx) + " tokens"));
+        throw_java(env, with_cause(dk.path.empty()
+                ? "failed to create a context of " + std::to_string(n_ctx) + " tokens"
+                : "failed to create a DeltaKV context of " + std::to_string(n_ctx) + " tokens with " + dk.path));
         return 0;
     }
     return reinterpret_cast<jlong>(s);

@@ -16,6 +16,9 @@ session_handle::~session_handle() {
     if (ctx != nullptr) {
         llama_free(ctx);
     }
+    if (dkv != nullptr) {
+        llama_deltakv_free(dkv);
+    }
 }
 
 model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
@@ -39,7 +42,7 @@ model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
 }
 
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
-                             int32_t flash_attn) {
+                             int32_t flash_attn, const deltakv_config & deltakv) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx           = n_ctx;
     cp.n_batch         = n_batch;
@@ -53,6 +56,17 @@ session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_ba
 
     auto * s = new session_handle();
     s->model = model;
+    if (!deltakv.path.empty()) {
+        llama_deltakv_params dp = deltakv.params;
+        dp.full_layers   = deltakv.full_layers.empty() ? nullptr : deltakv.full_layers.data();
+        dp.n_full_layers = (int32_t) deltakv.full_layers.size();
+        s->dkv = llama_deltakv_load(model->model, deltakv.path.c_str(), dp);
+        if (s->dkv == nullptr) {
+            delete s;
+            return nullptr;
+        }
+        cp.deltakv = s->dkv;
+    }
     cp.abort_callback      = [](void * data) { return static_cast<session_handle *>(data)->cancel_requested.load(); };
     cp.abort_callback_data = s;
     s->ctx = llama_init_from_model(model->model, cp);
@@ -268,7 +282,14 @@ std::vector<int64_t> kv_stats(session_handle * s) {
     }
     const int64_t held      = tokens_held(s->ctx);
     const int64_t held_size = held > 0 ? (int64_t) llama_state_seq_get_size(s->ctx, 0) : 0;
-    return {(int64_t) llama_n_ctx(s->ctx), held, kv_bytes, held_size};
+    std::vector<int64_t> out = {(int64_t) llama_n_ctx(s->ctx), held, kv_bytes, held_size};
+    llama_deltakv_stats ds{};
+    if (llama_deltakv_get_stats(s->ctx, &ds)) {
+        out.insert(out.end(), {ds.n_tokens, ds.n_compressed, ds.n_refs, ds.n_raw, ds.bytes_full_layers,
+                               ds.bytes_exact_rows, ds.bytes_latents, ds.bytes_ref_ids, ds.bytes_stock,
+                               ds.alloc_bytes, ds.alloc_bytes_stock});
+    }
+    return out;
 }
 
 } // namespace dkv

@@ -57,8 +57,16 @@ struct generation_callbacks {
     std::function<void(int32_t, int32_t)>                  on_prefill;
 };
 
+// DeltaKV compressed KV memory for a session: the compressor side file and overrides of its settings.
+struct deltakv_config {
+    std::string          path;        // "" = stock KV cache
+    llama_deltakv_params params = llama_deltakv_default_params();
+    std::vector<int32_t> full_layers; // empty: the side file's
+};
+
 struct session_handle {
     model_handle *     model = nullptr;
+    llama_deltakv *    dkv   = nullptr; // DeltaKV compressor, freed after the context
     llama_context *    ctx   = nullptr;
     std::atomic<bool>  cancel_requested{false};
 
@@ -72,8 +80,9 @@ struct session_handle {
 
 model_handle *   load_model(const std::string & path, int32_t n_gpu_layers,
                             const std::function<bool(float)> & on_progress);
+// nullptr when the context (or the DeltaKV compressor) cannot be made; the reason is logged
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
-                             int32_t flash_attn);
+                             int32_t flash_attn, const deltakv_config & deltakv);
 
 std::vector<llama_token> tokenize(const llama_vocab * vocab, const std::string & text, bool add_special,
                                   bool parse_special);
@@ -81,7 +90,8 @@ std::string              token_piece(const llama_vocab * vocab, llama_token toke
 std::string              detokenize(const llama_vocab * vocab, const std::vector<llama_token> & tokens,
                                     bool remove_special, bool unparse_special);
 
-// KV memory of sequence 0: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens}
+// KV memory of sequence 0: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens}, then with
+// DeltaKV the 11 fields of llama_deltakv_stats in their order
 std::vector<int64_t> kv_stats(session_handle * s);
 
 } // namespace dkv

@@ -64,7 +64,7 @@ int main(int argc, char ** argv) {
         fprintf(stderr, "failed to load %s\n", argv[1]);
         return 1;
     }
-    std::unique_ptr<dkv::session_handle> session(dkv::new_session(model.get(), 16384, 512, 4, -1));
+    std::unique_ptr<dkv::session_handle> session(dkv::new_session(model.get(), 16384, 512, 4, -1, dkv::deltakv_config{}));
     if (!session) {
         fprintf(stderr, "failed to create a context\n");
         return 1;

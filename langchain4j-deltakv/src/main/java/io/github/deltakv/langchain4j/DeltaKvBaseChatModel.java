@@ -290,6 +290,12 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
+        /** DeltaKV compressed KV memory (default: none, the stock F16 cache). */
+        public B deltaKv(DeltaKvConfig deltaKv) {
+            engineBuilder.deltaKv(deltaKv);
+            return (B) this;
+        }
+
         /** Progress of model loading and long prompt evaluation. */
         public B progressListener(DeltaKvEngine.ProgressListener progressListener) {
             engineBuilder.progressListener(progressListener);

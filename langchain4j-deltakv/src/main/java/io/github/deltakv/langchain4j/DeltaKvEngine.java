@@ -92,8 +92,11 @@ public final class DeltaKvEngine implements AutoCloseable {
                 return true;
             });
             s.templates = LlamaNative.newTemplates(s.model, b.chatTemplate == null ? "" : b.chatTemplate);
+            DeltaKvConfig dk = b.deltaKv;
             s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
-                    b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0);
+                    b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
+                    dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
+                    dk == null ? null : dk.nativeFullLayers());
         } catch (RuntimeException e) {
             s.run();
             throw e;
@@ -104,7 +107,8 @@ public final class DeltaKvEngine implements AutoCloseable {
         String name = LlamaNative.modelMeta(s.model, "general.name");
         this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
         this.supportsTools = LlamaNative.templateSupportsTools(s.templates);
-        LOG.info("loaded {} ({}), context {} tokens, {} threads", modelName, modelPath, contextSize, threads);
+        LOG.info("loaded {} ({}), context {} tokens, {} threads{}", modelName, modelPath, contextSize, threads,
+                b.deltaKv == null ? "" : ", DeltaKV " + b.deltaKv.compressorPath().getFileName());
     }
 
     public static Builder builder() {
@@ -168,7 +172,7 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     private KvMemoryStats kvMemoryLocked() {
         long[] s = LlamaNative.kvStats(state.session);
-        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3]);
+        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 15 ? DeltaKvStats.fromNative(s, 4) : null);
     }
 
     /**
@@ -442,6 +446,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         private ProgressListener progressListener;
         private Long prefixCacheBytes;
         private Integer maxQueuedCalls;
+        private DeltaKvConfig deltaKv;
 
         public Builder() {
         }
@@ -503,6 +508,12 @@ public final class DeltaKvEngine implements AutoCloseable {
          */
         public Builder maxQueuedCalls(Integer maxQueuedCalls) {
             this.maxQueuedCalls = maxQueuedCalls;
+            return this;
+        }
+
+        /** DeltaKV compressed KV memory (default: none, the stock F16 cache). */
+        public Builder deltaKv(DeltaKvConfig deltaKv) {
+            this.deltaKv = deltaKv;
             return this;
         }
 

@@ -7,8 +7,14 @@ package io.github.deltakv.langchain4j;
  * @param tokensHeld     tokens whose keys and values the cache holds now
  * @param bytesAllocated bytes allocated for the KV cache (all of the context, all devices)
  * @param bytesHeld      bytes of the keys and values of the tokens held
+ * @param deltaKv        the DeltaKV memory by class, or null with the stock cache
  */
-public record KvMemoryStats(int contextSize, int tokensHeld, long bytesAllocated, long bytesHeld) {
+public record KvMemoryStats(int contextSize, int tokensHeld, long bytesAllocated, long bytesHeld, DeltaKvStats deltaKv) {
+
+    /** Stats of a stock cache. */
+    public KvMemoryStats(int contextSize, int tokensHeld, long bytesAllocated, long bytesHeld) {
+        this(contextSize, tokensHeld, bytesAllocated, bytesHeld, null);
+    }
 
     /** Bytes the cache holds per token (0 when it holds none). */
     public double bytesPerToken() {
@@ -17,7 +23,8 @@ public record KvMemoryStats(int contextSize, int tokensHeld, long bytesAllocated
 
     @Override
     public String toString() {
-        return String.format("KV cache: %d of %d tokens held, %.2f MiB held, %.2f MiB allocated",
+        String stock = String.format("KV cache: %d of %d tokens held, %.2f MiB held, %.2f MiB allocated",
                 tokensHeld, contextSize, bytesHeld / 1048576.0, bytesAllocated / 1048576.0);
+        return deltaKv == null ? stock : stock + "; " + deltaKv;
     }
 }

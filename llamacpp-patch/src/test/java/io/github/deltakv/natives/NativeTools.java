@@ -25,6 +25,11 @@ final class NativeTools {
         return Path.of("..", "models", file).toAbsolutePath();
     }
 
+    /** A public-domain English text (a Moby-Dick excerpt) kept with the integration tests. */
+    static Path text() {
+        return Path.of("..", "integration-tests", "src", "test", "resources", "moby-dick-excerpt.txt").toAbsolutePath();
+    }
+
     /** The patched build's bin/, from the staged BUILD-INFO; skips the test when the native build was skipped. */
     static Path bin() throws IOException {
         return bin("deltakv.native.dir");

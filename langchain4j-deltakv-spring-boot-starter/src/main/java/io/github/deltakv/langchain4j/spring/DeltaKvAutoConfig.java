@@ -4,6 +4,7 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 
 import io.github.deltakv.langchain4j.DeltaKvBaseChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
+import io.github.deltakv.langchain4j.DeltaKvConfig;
 import io.github.deltakv.langchain4j.DeltaKvEngine;
 import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
 
@@ -36,6 +37,23 @@ public class DeltaKvAutoConfig {
                 .batchSize(p.getBatchSize())
                 .flashAttention(p.getFlashAttention())
                 .chatTemplate(p.getChatTemplate())
+                .deltaKv(deltaKv(properties.getDeltaKv()))
+                .build();
+    }
+
+    private static DeltaKvConfig deltaKv(DeltaKvProperties.DeltaKv d) {
+        if (d == null || d.getCompressorPath() == null) {
+            return null;
+        }
+        return DeltaKvConfig.builder()
+                .compressorPath(d.getCompressorPath())
+                .sinkTokens(d.getSinkTokens())
+                .recentTokens(d.getRecentTokens())
+                .neighbors(d.getNeighbors())
+                .centerStride(d.getCenterStride())
+                .topK(d.getTopK())
+                .latentBits(d.getLatentBits())
+                .fullLayers(d.getFullLayers())
                 .build();
     }
 

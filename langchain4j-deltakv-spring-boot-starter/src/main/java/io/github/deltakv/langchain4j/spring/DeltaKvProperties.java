@@ -22,6 +22,49 @@ public class DeltaKvProperties {
         this.chatModel = chatModel;
     }
 
+    @NestedConfigurationProperty
+    private DeltaKv deltaKv = new DeltaKv();
+
+    public DeltaKv getDeltaKv() {
+        return deltaKv;
+    }
+
+    public void setDeltaKv(DeltaKv deltaKv) {
+        this.deltaKv = deltaKv;
+    }
+
+    /**
+     * {@code langchain4j.deltakv.delta-kv.*}: DeltaKV compressed KV memory, on when {@code compressor-path}
+     * is set; the other values override the side file's settings.
+     */
+    public static class DeltaKv {
+        private Path compressorPath;
+        private Integer sinkTokens;
+        private Integer recentTokens;
+        private Integer neighbors;
+        private Integer centerStride;
+        private Integer topK;
+        private Integer latentBits;
+        private java.util.List<Integer> fullLayers;
+
+        public Path getCompressorPath() { return compressorPath; }
+        public void setCompressorPath(Path compressorPath) { this.compressorPath = compressorPath; }
+        public Integer getSinkTokens() { return sinkTokens; }
+        public void setSinkTokens(Integer sinkTokens) { this.sinkTokens = sinkTokens; }
+        public Integer getRecentTokens() { return recentTokens; }
+        public void setRecentTokens(Integer recentTokens) { this.recentTokens = recentTokens; }
+        public Integer getNeighbors() { return neighbors; }
+        public void setNeighbors(Integer neighbors) { this.neighbors = neighbors; }
+        public Integer getCenterStride() { return centerStride; }
+        public void setCenterStride(Integer centerStride) { this.centerStride = centerStride; }
+        public Integer getTopK() { return topK; }
+        public void setTopK(Integer topK) { this.topK = topK; }
+        public Integer getLatentBits() { return latentBits; }
+        public void setLatentBits(Integer latentBits) { this.latentBits = latentBits; }
+        public java.util.List<Integer> getFullLayers() { return fullLayers; }
+        public void setFullLayers(java.util.List<Integer> fullLayers) { this.fullLayers = fullLayers; }
+    }
+
     /** {@code langchain4j.deltakv.chat-model.*}: shared by the ChatModel and StreamingChatModel beans. */
     public static class ChatModel {
         private Path modelPath;

@@ -53,6 +53,26 @@ class DeltaKvAutoConfigTest {
     }
 
     @Test
+    void delta_kv_properties_give_a_compressed_kv_memory() {
+        Path identity = Path.of("..", "integration-tests", "src", "test", "resources", "deltakv",
+                "kvtiny-identity.deltakv.gguf").toAbsolutePath();
+        runner.withPropertyValues(
+                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
+                        "langchain4j.deltakv.chat-model.context-size=1024",
+                        "langchain4j.deltakv.chat-model.threads=2",
+                        "langchain4j.deltakv.chat-model.max-tokens=4",
+                        "langchain4j.deltakv.delta-kv.compressor-path=" + identity,
+                        "langchain4j.deltakv.delta-kv.recent-tokens=64",
+                        "langchain4j.deltakv.delta-kv.full-layers=0,4")
+                .run(context -> {
+                    DeltaKvEngine engine = context.getBean(DeltaKvEngine.class);
+                    assertThat(context.getBean(ChatModel.class).chat("Hello")).isNotNull();
+                    assertThat(engine.kvMemory().deltaKv()).isNotNull();
+                    assertThat(engine.kvMemory().deltaKv().tokens()).isPositive();
+                });
+    }
+
+    @Test
     void without_a_model_path_nothing_is_created() {
         runner.run(context -> assertThat(context).doesNotHaveBean(ChatModel.class).doesNotHaveBean(DeltaKvEngine.class));
     }

@@ -45,8 +45,13 @@ public final class LlamaNative {
 
     public static native boolean templateSupportsTools(long templates);
 
-    /** A context; {@code flashAttention} -1 auto, 0 off, 1 on. */
-    public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention);
+    /**
+     * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
+     * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits} (-1 keeps the
+     * side file's) and {@code fullLayers} (null keeps the side file's).
+     */
+    public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
+                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers);
 
     public static native void freeSession(long session);
 

@@ -1,0 +1,499 @@
+// deltakv-memory-test: the DeltaKV memory end to end through the public llama.h API.
+//
+// usage: deltakv-memory-test MODEL TEXT_FILE IDENTITY_SIDEFILE RANDOM_SIDEFILE [--gpu N] [--ctx N]
+//
+// IDENTITY_SIDEFILE: identity compressor (latent = kv_dim, W = I, F16 latents); RANDOM_SIDEFILE: a random
+// compressor (int4 latents). Each check prints one line, "PASS name ..." or "FAIL name ...", with its
+// numbers; the exit code is the number of failures.
+//
+//   identity-*    logits of a compressed run against the stock cache on the same prompt and greedy steps
+//                 (reconstruct-all, top-k = everything, a prompt in several calls, flash attention on/off)
+//   random-*      a random compressor at --ctx tokens: generation runs, statistics match the spec's rule
+//                 counted by hand, memory ratio by hand
+//   seq-*         seq_rm inside the recent window and in compressed history, seq_cp, two sequences in one
+//                 batch, state save/restore, an unsupported context refused
+#include "llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+static int g_failures = 0;
+static int g_gpu_layers = 0;
+
+static void report(bool ok, const std::string & name, const std::string & detail) {
+    printf("%s %s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
+    fflush(stdout);
+    g_failures += ok ? 0 : 1;
+}
+
+struct run_config {
+    const char * sidefile        = nullptr; // nullptr: stock memory
+    bool         reconstruct_all = false;
+    int32_t      top_k           = -1;
+    int32_t      latent_bits     = -1;
+    uint32_t     n_ctx           = 4096;
+    uint32_t     n_batch         = 4096;
+    uint32_t     n_seq_max       = 1;
+    bool         kv_unified      = false;
+    bool         flash_attn      = true;
+    ggml_type    type_kv         = GGML_TYPE_F16; // the full layers' cache (and the stock cache)
+};
+
+struct run_context {
+    llama_deltakv * dkv = nullptr;
+    llama_context * ctx = nullptr;
+
+    ~run_context() {
+        llama_free(ctx);
+        llama_deltakv_free(dkv);
+    }
+};
+
+static bool open_run(llama_model * model, const run_config & cfg, run_context & rc) {
+    if (cfg.sidefile != nullptr) {
+        llama_deltakv_params dp = llama_deltakv_default_params();
+        dp.reconstruct_all = cfg.reconstruct_all;
+        dp.top_k           = cfg.top_k;
+        dp.latent_bits     = cfg.latent_bits;
+        rc.dkv = llama_deltakv_load(model, cfg.sidefile, dp);
+        if (rc.dkv == nullptr) {
+            return false;
+        }
+    }
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx           = cfg.n_ctx;
+    cp.n_batch         = cfg.n_batch;
+    cp.n_ubatch        = 512;
+    cp.n_seq_max       = cfg.n_seq_max;
+    cp.kv_unified      = cfg.kv_unified;
+    cp.n_threads       = 2;
+    cp.n_threads_batch = 2;
+    cp.flash_attn_type = cfg.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.deltakv         = rc.dkv;
+    cp.type_k          = cfg.type_kv;
+    cp.type_v          = cfg.type_kv;
+    rc.ctx = llama_init_from_model(model, cp);
+    return rc.ctx != nullptr;
+}
+
+// decodes tokens of one sequence at pos0.., logits for the last one
+static bool decode(llama_context * ctx, const std::vector<llama_token> & tokens, int32_t pos0, llama_seq_id seq = 0) {
+    llama_batch batch = llama_batch_init((int32_t) tokens.size(), 0, 1);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        batch.token[i]     = tokens[i];
+        batch.pos[i]       = pos0 + (int32_t) i;
+        batch.n_seq_id[i]  = 1;
+        batch.seq_id[i][0] = seq;
+        batch.logits[i]    = i + 1 == tokens.size();
+    }
+    batch.n_tokens = (int32_t) tokens.size();
+    const int rc = llama_decode(ctx, batch);
+    llama_batch_free(batch);
+    return rc == 0;
+}
+
+static std::vector<float> logits_of(llama_context * ctx, int32_t i, int32_t n_vocab) {
+    const float * l = llama_get_logits_ith(ctx, i);
+    return std::vector<float>(l, l + n_vocab);
+}
+
+static llama_token argmax(const std::vector<float> & l) {
+    return (llama_token) (std::max_element(l.begin(), l.end()) - l.begin());
+}
+
+// the prompt in calls of at most `chunk` tokens, then n_gen greedy steps; logits of the last prompt token
+// and of each step
+static bool run_script(llama_context * ctx, const std::vector<llama_token> & prompt, int32_t chunk, int32_t n_gen,
+                       int32_t n_vocab, std::vector<std::vector<float>> & out, std::vector<llama_token> * gen = nullptr,
+                       const std::vector<llama_token> * forced = nullptr) {
+    int32_t pos = 0;
+    for (size_t i = 0; i < prompt.size(); i += chunk) {
+        const size_t n = std::min(prompt.size() - i, (size_t) chunk);
+        if (!decode(ctx, std::vector<llama_token>(prompt.begin() + i, prompt.begin() + i + n), pos)) {
+            return false;
+        }
+        pos += (int32_t) n;
+    }
+    out.push_back(logits_of(ctx, -1, n_vocab));
+    for (int32_t s = 0; s < n_gen; ++s) {
+        // teacher forcing: the same tokens as the reference run, so that a near tie cannot fork the two runs
+        const llama_token t = forced ? (*forced)[s] : argmax(out.back());
+        if (gen) {
+            gen->push_back(t);
+        }
+        if (!decode(ctx, {t}, pos++)) {
+            return false;
+        }
+        out.push_back(logits_of(ctx, -1, n_vocab));
+    }
+    return true;
+}
+
+struct diff_stats {
+    double max_rel = 0; // max |a - b| / max |a| over the vocabulary, worst step
+    int    top1    = 0; // steps with the same argmax
+    int    steps   = 0;
+};
+
+static diff_stats compare(const std::vector<std::vector<float>> & a, const std::vector<std::vector<float>> & b) {
+    diff_stats d;
+    for (size_t s = 0; s < std::min(a.size(), b.size()); ++s) {
+        double mx = 0, scale = 0;
+        for (size_t i = 0; i < a[s].size(); ++i) {
+            mx    = std::max(mx, (double) std::fabs(a[s][i] - b[s][i]));
+            scale = std::max(scale, (double) std::fabs(a[s][i]));
+        }
+        d.max_rel = std::max(d.max_rel, mx / std::max(scale, 1e-9));
+        d.top1   += argmax(a[s]) == argmax(b[s]) ? 1 : 0;
+        d.steps++;
+    }
+    if (a.size() != b.size()) {
+        d.steps = -1;
+    }
+    return d;
+}
+
+static std::string fmt(const char * f, double x) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), f, x);
+    return buf;
+}
+
+static llama_deltakv_stats stats_of(llama_context * ctx) {
+    llama_deltakv_stats st{};
+    llama_deltakv_get_stats(ctx, &st);
+    return st;
+}
+
+static std::string describe(const llama_deltakv_stats & st) {
+    std::ostringstream os;
+    os << "tokens=" << st.n_tokens << " compressed=" << st.n_compressed << " refs=" << st.n_refs
+       << " raw=" << st.n_raw << " bytes(full=" << st.bytes_full_layers << " exact=" << st.bytes_exact_rows
+       << " latents=" << st.bytes_latents << " ids=" << st.bytes_ref_ids << " stock=" << st.bytes_stock << ")"
+       << " used_ratio=" << fmt("%.4f", (double) (st.bytes_full_layers + st.bytes_exact_rows + st.bytes_latents +
+                                                  st.bytes_ref_ids) / (double) st.bytes_stock)
+       << " alloc_ratio=" << fmt("%.4f", (double) st.alloc_bytes / (double) st.alloc_bytes_stock);
+    return os.str();
+}
+
+static int32_t meta_int(const llama_deltakv * dkv, const char * key) {
+    char buf[256];
+    if (llama_deltakv_meta_val_str(dkv, key, buf, sizeof(buf)) < 0) {
+        return -1;
+    }
+    return std::atoi(buf);
+}
+
+// The spec's rule by hand (6.1, 6.2): one compression per call boundary, after the call whose tokens filled
+// the raw buffer. Returns compressed count and reference count for a sequence that received `calls` tokens.
+static void by_hand(const std::vector<int32_t> & calls, int32_t sink, int32_t recent, int32_t stride,
+                    int32_t & n_comp, int32_t & n_refs, int32_t & n_tok) {
+    n_comp = 0;
+    n_refs = 0;
+    n_tok  = 0;
+    for (size_t i = 0; i < calls.size(); ++i) {
+        if (i > 0) {
+            const int32_t s   = std::min(n_tok, sink);
+            const int32_t buf = n_tok - s - n_comp;
+            const int32_t e   = (buf - recent) / recent * recent;
+            if (e > 0) {
+                n_refs += (e + stride - 1) / stride;
+                n_comp += e;
+            }
+        }
+        n_tok += calls[i];
+    }
+    n_refs += std::min(n_tok, sink);
+}
+
+int main(int argc, char ** argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s MODEL TEXT_FILE IDENTITY_SIDEFILE RANDOM_SIDEFILE [--gpu N] [--ctx N]\n", argv[0]);
+        return 100;
+    }
+    std::map<std::string, std::string> opt;
+    for (int i = 5; i + 1 < argc; i += 2) {
+        opt[argv[i]] = argv[i + 1];
+    }
+    g_gpu_layers          = opt.count("--gpu") ? std::stoi(opt["--gpu"]) : 0;
+    const uint32_t ctx_8k = opt.count("--ctx") ? (uint32_t) std::stoul(opt["--ctx"]) : 8192;
+    const char * identity = argv[3];
+    const char * random   = argv[4];
+
+    llama_log_set([](ggml_log_level level, const char * text, void *) {
+        if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
+            fputs(text, stderr);
+        }
+    }, nullptr);
+    ggml_backend_load_all();
+    llama_backend_init();
+
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = g_gpu_layers;
+    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    if (model == nullptr) {
+        return 100;
+    }
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    const int32_t n_vocab = llama_vocab_n_tokens(vocab);
+
+    std::stringstream text;
+    text << std::ifstream(argv[2]).rdbuf();
+    std::string corpus = text.str();
+    while (corpus.size() < 8 * (size_t) ctx_8k) {
+        corpus += "\n" + text.str();
+    }
+    std::vector<llama_token> all(corpus.size() + 8);
+    all.resize(llama_tokenize(vocab, corpus.data(), (int32_t) corpus.size(), all.data(), (int32_t) all.size(), true,
+                              false));
+    auto prefix = [&](size_t n) { return std::vector<llama_token>(all.begin(), all.begin() + std::min(n, all.size())); };
+
+    // --- identity compressor: the compressed memory computes what the stock cache computes ----------------
+    // Tolerance: a few times the rounding of the cache itself, measured here as stock F16 against stock F32
+    // (without flash attention, which reads F16 in both cases); this small model is sensitive to it.
+    const std::vector<llama_token> p1 = prefix(opt.count("--p1") ? std::stoul(opt["--p1"]) : 1500);
+    const int32_t n_gen = 12;
+    double tol = 1e-3;
+    std::vector<llama_token> forced;
+    {
+        run_config f16, f32;
+        f16.flash_attn = f32.flash_attn = false;
+        f32.type_kv = GGML_TYPE_F32;
+        std::vector<std::vector<float>> a, b;
+        run_context ra, rb;
+        const bool ok = open_run(model, f16, ra) && run_script(ra.ctx, p1, 4096, n_gen, n_vocab, a, &forced) &&
+                        open_run(model, f32, rb) && run_script(rb.ctx, p1, 4096, n_gen, n_vocab, b, nullptr, &forced);
+        const diff_stats d = compare(a, b);
+        tol = std::max(tol, 3.0 * d.max_rel);
+        report(ok, "identity-tolerance", "stock F16 vs F32 cache max_rel=" + fmt("%.2e", d.max_rel) + ", tolerance " +
+               fmt("%.2e", tol));
+    }
+    for (bool fa : {true, false}) {
+        const std::string tag = fa ? "fa" : "nofa";
+        run_config stock_cfg;
+        stock_cfg.flash_attn = fa;
+        std::vector<std::vector<float>> ref;
+        {
+            run_context rc;
+            if (!open_run(model, stock_cfg, rc) || !run_script(rc.ctx, p1, 4096, n_gen, n_vocab, ref, nullptr, &forced)) {
+                report(false, "identity-stock-" + tag, "the stock run failed");
+                continue;
+            }
+        }
+        struct variant { std::string name; bool all; int32_t top_k; int32_t chunk; };
+        const variant variants[] = {
+            {"identity-reconstruct-all-" + tag, true,  -1,      4096},
+            {"identity-topk-everything-" + tag, false, 1 << 20, 4096},
+            {"identity-prompt-in-calls-" + tag, false, 1 << 20, 600},
+        };
+        for (const auto & v : variants) {
+            run_config cfg;
+            cfg.sidefile        = identity;
+            cfg.reconstruct_all = v.all;
+            cfg.top_k           = v.top_k;
+            cfg.flash_attn      = fa;
+            run_context rc;
+            std::vector<std::vector<float>> got;
+            if (!open_run(model, cfg, rc) || !run_script(rc.ctx, p1, v.chunk, n_gen, n_vocab, got, nullptr, &forced)) {
+                report(false, v.name, "the DeltaKV run failed");
+                continue;
+            }
+            const auto st = stats_of(rc.ctx);
+            const diff_stats d = compare(ref, got);
+            report(d.steps == n_gen + 1 && d.max_rel < tol && d.top1 >= d.steps - 1 && st.n_compressed > 0, v.name,
+                   "max_rel=" + fmt("%.2e", d.max_rel) + " top1=" + std::to_string(d.top1) + "/" +
+                   std::to_string(d.steps) + " " + describe(st));
+        }
+    }
+
+    // --- random compressor, int4 latents, at ctx_8k tokens ----------------------------------------------
+    {
+        run_config cfg;
+        cfg.sidefile = random;
+        cfg.n_ctx    = ctx_8k;
+        cfg.n_batch  = ctx_8k;
+        run_context rc;
+        std::vector<std::vector<float>> got;
+        const std::vector<llama_token> p = prefix(ctx_8k - 64);
+        const int32_t steps = 40;
+        bool ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, (int32_t) ctx_8k, steps, n_vocab, got);
+        if (!ok) {
+            report(false, "random-generation", "the run failed");
+        } else {
+            bool finite = true;
+            for (const auto & l : got) {
+                for (float x : l) {
+                    finite = finite && std::isfinite(x);
+                }
+            }
+            report(finite && (int32_t) got.size() == steps + 1, "random-generation",
+                   std::to_string(p.size()) + " prompt tokens, " + std::to_string(steps) + " steps, logits finite");
+
+            const int32_t sink = meta_int(rc.dkv, "n_sink"), recent = meta_int(rc.dkv, "n_recent");
+            const int32_t stride = meta_int(rc.dkv, "center_stride"), k = meta_int(rc.dkv, "n_neighbors");
+            const int32_t d_lat = meta_int(rc.dkv, "latent_dim"), bits = meta_int(rc.dkv, "latent_bits");
+            std::vector<int32_t> calls = {(int32_t) p.size()};
+            calls.insert(calls.end(), steps, 1);
+            int32_t n_comp, n_refs, n_tok;
+            by_hand(calls, sink, recent, stride, n_comp, n_refs, n_tok);
+            const auto st = stats_of(rc.ctx);
+            report(st.n_tokens == n_tok && st.n_compressed == n_comp && st.n_refs == n_refs &&
+                   st.n_raw == n_tok - std::min(n_tok, sink) - n_comp && st.n_raw < 2 * recent + 1,
+                   "random-statistics", "by hand: tokens=" + std::to_string(n_tok) + " compressed=" +
+                   std::to_string(n_comp) + " refs=" + std::to_string(n_refs) + "; memory: " + describe(st));
+
+            // bytes by hand: kv_dim from the stock bytes, layers from the side file
+            const int32_t n_layer = llama_model_n_layer(model);
+            int32_t n_full = 0;
+            for (int32_t il = 0; il < n_layer; ++il) {
+                n_full += llama_deltakv_is_full_layer(rc.dkv, il) ? 1 : 0;
+            }
+            const int64_t n_dkv    = n_layer - n_full;
+            const int64_t row_f16  = st.bytes_stock / ((int64_t) n_tok * n_layer);    // kv_dim * 2
+            const int64_t lat_row  = bits == 4 ? (int64_t) d_lat / 32 * 20 : (int64_t) d_lat * 2; // Q4_1: 20 B / 32
+            const int64_t exp_full = (int64_t) n_tok * n_full * row_f16;
+            const int64_t exp_exac = (int64_t) (n_refs + (n_tok - std::min(n_tok, sink) - n_comp)) * n_dkv * row_f16;
+            const int64_t exp_lat  = (int64_t) n_comp * n_dkv * lat_row;
+            const int64_t exp_ids  = (int64_t) n_comp * n_dkv * k * 4;
+            const double  ratio    = (double) (exp_full + exp_exac + exp_lat + exp_ids) / (double) st.bytes_stock;
+            report(st.bytes_full_layers == exp_full && st.bytes_exact_rows == exp_exac && st.bytes_latents == exp_lat &&
+                   st.bytes_ref_ids == exp_ids, "random-memory-ratio",
+                   "by hand " + fmt("%.4f", ratio) + " of the stock f16 cache for the same tokens");
+        }
+    }
+
+    // --- sequence edits, several sequences, state -----------------------------------------------------------
+    {
+        run_config cfg;
+        cfg.sidefile = identity;
+        cfg.top_k    = 1 << 20;
+        run_context rc;
+        std::vector<std::vector<float>> got;
+        std::vector<llama_token> gen;
+        const std::vector<llama_token> p = prefix(1000);
+        bool ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, 4096, 6, n_vocab, got, &gen);
+        llama_memory_t mem = ok ? llama_get_memory(rc.ctx) : nullptr;
+        int32_t pos = (int32_t) p.size() + 6;
+        const auto st0 = ok ? stats_of(rc.ctx) : llama_deltakv_stats{};
+
+        // last two tokens out (inside the recent window) and in again: the same logits
+        bool rm_ok = ok && llama_memory_seq_rm(mem, 0, pos - 2, -1) &&
+                     decode(rc.ctx, {gen[gen.size() - 2], gen.back()}, pos - 2);
+        const auto again = rm_ok ? logits_of(rc.ctx, -1, n_vocab) : std::vector<float>();
+        const diff_stats d = rm_ok ? compare({got.back()}, {again}) : diff_stats{};
+        report(rm_ok && d.max_rel < tol, "seq-rm-recent", "max_rel=" + fmt("%.2e", d.max_rel));
+
+        // an edit inside compressed history is refused, and the sequence still works
+        const bool refused = ok && st0.n_compressed > 0 && !llama_memory_seq_rm(mem, 0, 100, -1) &&
+                             llama_memory_seq_pos_max(mem, 0) == pos - 1 && decode(rc.ctx, {gen[0]}, pos);
+        report(refused, "seq-rm-compressed-refused", "seq_rm(0, 100, -1) with " + std::to_string(st0.n_compressed) +
+               " compressed tokens");
+        pos += 1;
+        const std::vector<float> before_save = logits_of(rc.ctx, -1, n_vocab);
+
+        // state of the sequence round-trips: save, clear, restore, decode one more token
+        std::vector<uint8_t> state(ok ? llama_state_seq_get_size(rc.ctx, 0) : 0);
+        bool st_ok = ok && llama_state_seq_get_data(rc.ctx, state.data(), state.size(), 0) == state.size();
+        std::vector<float> next_a, next_b;
+        st_ok = st_ok && decode(rc.ctx, {gen[1]}, pos);
+        if (st_ok) {
+            next_a = logits_of(rc.ctx, -1, n_vocab);
+        }
+        llama_memory_clear(mem, true);
+        st_ok = st_ok && stats_of(rc.ctx).n_tokens == 0;
+        st_ok = st_ok && llama_state_seq_set_data(rc.ctx, state.data(), state.size(), 0) == state.size();
+        const auto st1 = stats_of(rc.ctx);
+        st_ok = st_ok && decode(rc.ctx, {gen[1]}, pos);
+        if (st_ok) {
+            next_b = logits_of(rc.ctx, -1, n_vocab);
+        }
+        report(st_ok && next_a == next_b && st1.n_compressed == st0.n_compressed, "seq-state-roundtrip",
+               std::to_string(state.size()) + " bytes, restored " + describe(st1));
+        (void) before_save;
+
+        // whole sequence out
+        const bool all_out = ok && llama_memory_seq_rm(mem, 0, -1, -1) && stats_of(rc.ctx).n_tokens == 0 &&
+                             llama_memory_seq_pos_max(mem, 0) < 0;
+        report(all_out, "seq-rm-all", "memory empty afterwards");
+    }
+    {
+        // two sequences: seq_cp of a whole sequence, then both decoded in one batch, each against a lone run
+        run_config cfg;
+        cfg.sidefile   = identity;
+        cfg.top_k      = 1 << 20;
+        cfg.n_seq_max  = 2;
+        cfg.kv_unified = true;
+        run_context rc;
+        const std::vector<llama_token> p = prefix(1200);
+        bool ok = open_run(model, cfg, rc) && decode(rc.ctx, p, 0, 0);
+        llama_memory_t mem = ok ? llama_get_memory(rc.ctx) : nullptr;
+        const llama_token ta = all[2000], tb = all[2001];
+        // a call boundary so that the prompt is compressed before the copy
+        ok = ok && decode(rc.ctx, {ta}, (int32_t) p.size(), 0);
+        if (ok) {
+            llama_memory_seq_cp(mem, 0, 1, -1, -1);
+        }
+        llama_batch batch = llama_batch_init(2, 0, 1);
+        batch.n_tokens = 2;
+        for (int i = 0; i < 2; ++i) {
+            batch.token[i]     = i == 0 ? tb : ta;
+            batch.pos[i]       = (int32_t) p.size() + 1;
+            batch.n_seq_id[i]  = 1;
+            batch.seq_id[i][0] = i;
+            batch.logits[i]    = true;
+        }
+        ok = ok && llama_decode(rc.ctx, batch) == 0;
+        llama_batch_free(batch);
+        const auto st = ok ? stats_of(rc.ctx) : llama_deltakv_stats{};
+        std::vector<float> l0, l1;
+        if (ok) {
+            l0 = logits_of(rc.ctx, 0, n_vocab);
+            l1 = logits_of(rc.ctx, 1, n_vocab);
+        }
+        // the same continuations alone
+        std::vector<float> a0, a1;
+        for (int i = 0; i < 2 && ok; ++i) {
+            run_config one = cfg;
+            one.n_seq_max  = 1;
+            one.kv_unified = false;
+            run_context r1;
+            ok = open_run(model, one, r1) && decode(r1.ctx, p, 0) && decode(r1.ctx, {ta}, (int32_t) p.size()) &&
+                 decode(r1.ctx, {i == 0 ? tb : ta}, (int32_t) p.size() + 1);
+            if (ok) {
+                (i == 0 ? a0 : a1) = logits_of(r1.ctx, -1, n_vocab);
+            }
+        }
+        const diff_stats d0 = ok ? compare({a0}, {l0}) : diff_stats{};
+        const diff_stats d1 = ok ? compare({a1}, {l1}) : diff_stats{};
+        report(ok && st.n_compressed > 0 && d0.max_rel < tol && d1.max_rel < tol && d0.top1 == 1 && d1.top1 == 1,
+               "seq-cp-and-batch", "max_rel seq0=" + fmt("%.2e", d0.max_rel) + " seq1=" + fmt("%.2e", d1.max_rel) +
+               " " + describe(st));
+
+        // a copy of part of a sequence is refused (the memory keeps both sequences as they were)
+        if (ok) {
+            llama_memory_seq_cp(mem, 0, 1, 10, 20);
+        }
+        report(ok && llama_memory_seq_pos_max(mem, 1) == (int32_t) p.size() + 1, "seq-cp-partial-refused",
+               "sequence 1 unchanged");
+    }
+    {
+        // several sequences need the unified cache
+        run_config cfg;
+        cfg.sidefile  = identity;
+        cfg.n_seq_max = 2;
+        run_context rc;
+        const bool opened = open_run(model, cfg, rc);
+        report(!opened && rc.dkv != nullptr, "seq-split-cache-refused", "n_seq_max = 2 without kv_unified");
+    }
+
+    llama_model_free(model);
+    printf("%d failure(s)\n", g_failures);
+    return g_failures;
+}
