@@ -9,6 +9,7 @@
 
 #include "ggml-backend.h"
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -151,10 +152,11 @@ JNIEXPORT jboolean JNI_FN(templateSupportsTools)(JNIEnv * env, jclass, jlong t) 
 }
 
 // deltakv_path: "" or null = stock KV cache; deltakv_settings: {n_sink, n_recent, n_neighbors, center_stride,
-// top_k, latent_bits}, negative = the side file's value; full_layers: null = the side file's
+// top_k, latent_bits}, negative = the side file's value; full_layers: null = the side file's; kv_type: the ggml
+// type of the cache's K and V (F16, Q8_0, Q4_0, ...)
 JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
                                    jint flash_attn, jstring deltakv_path, jintArray deltakv_settings,
-                                   jintArray full_layers) {
+                                   jintArray full_layers, jint kv_type) {
     DKV_TRY
     clear_recent_errors();
     deltakv_config dk;
@@ -179,7 +181,8 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
     session_handle * s = nullptr;
     {
         aborts_throw guard;
-        s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads, flash_attn, dk);
+        s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads, flash_attn, dk,
+                        (ggml_type) kv_type);
     }
     if (s == nullptr) {
         throw_java(env, with_cause(dk.path.empty()
@@ -306,6 +309,29 @@ JNIEXPORT void JNI_FN(restoreSequence)(JNIEnv * env, jclass, jlong session, jbyt
 
 JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
     handle<session_handle>(session)->cancel_requested = true;
+}
+
+// DeltaKV latents of the session's sequence in layer il, F32 rows of latent_dim (calibration); null when the
+// session has no DeltaKV memory or il is a full layer
+JNIEXPORT jfloatArray JNI_FN(deltaKvLatents)(JNIEnv * env, jclass, jlong session, jint il) {
+    DKV_TRY
+    session_handle * s = handle<session_handle>(session);
+    const int64_t n = llama_deltakv_get_latents(s->ctx, 0, il, nullptr, 0);
+    if (n < 0 || s->dkv == nullptr) {
+        return nullptr;
+    }
+    char buf[32];
+    llama_deltakv_meta_val_str(s->dkv, "latent_dim", buf, sizeof(buf));
+    const int64_t width = std::atoll(buf);
+    std::vector<float> rows((size_t) (n * width));
+    const int64_t got = n > 0 ? llama_deltakv_get_latents(s->ctx, 0, il, rows.data(), n) : 0;
+    rows.resize((size_t) (got * width));
+    jfloatArray out = env->NewFloatArray((jsize) rows.size());
+    if (out != nullptr) {
+        env->SetFloatArrayRegion(out, 0, (jsize) rows.size(), rows.data());
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
 }
 
 // {n_ctx, tokens held, KV bytes allocated, bytes of the held tokens}

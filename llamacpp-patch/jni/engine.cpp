@@ -42,7 +42,7 @@ model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
 }
 
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
-                             int32_t flash_attn, const deltakv_config & deltakv) {
+                             int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx           = n_ctx;
     cp.n_batch         = n_batch;
@@ -53,6 +53,8 @@ session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_ba
     cp.flash_attn_type = flash_attn < 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO
                        : flash_attn == 0 ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_ENABLED;
     cp.no_perf         = true;
+    cp.type_k          = kv_type; // the stock cache's (and DeltaKV's full layers') element type
+    cp.type_v          = kv_type;
 
     auto * s = new session_handle();
     s->model = model;

@@ -82,7 +82,7 @@ model_handle *   load_model(const std::string & path, int32_t n_gpu_layers,
                             const std::function<bool(float)> & on_progress);
 // nullptr when the context (or the DeltaKV compressor) cannot be made; the reason is logged
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
-                             int32_t flash_attn, const deltakv_config & deltakv);
+                             int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type = GGML_TYPE_F16);
 
 std::vector<llama_token> tokenize(const llama_vocab * vocab, const std::string & text, bool add_special,
                                   bool parse_special);

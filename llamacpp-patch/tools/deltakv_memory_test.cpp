@@ -360,8 +360,9 @@ int main(int argc, char ** argv) {
             const int64_t lat_row  = bits == 4 ? (int64_t) d_lat / 32 * 20 : (int64_t) d_lat * 2; // Q4_1: 20 B / 32
             const int64_t exp_full = (int64_t) n_tok * n_full * row_f16;
             const int64_t exp_exac = (int64_t) (n_refs + (n_tok - std::min(n_tok, sink) - n_comp)) * n_dkv * row_f16;
-            const int64_t exp_lat  = (int64_t) n_comp * n_dkv * lat_row;
-            const int64_t exp_ids  = (int64_t) n_comp * n_dkv * k * 4;
+            const int64_t n_enc    = n_comp - (n_refs - std::min(n_tok, sink)); // centers keep exact rows, no latent
+            const int64_t exp_lat  = n_enc * n_dkv * lat_row;
+            const int64_t exp_ids  = n_enc * n_dkv * k * 4;
             const double  ratio    = (double) (exp_full + exp_exac + exp_lat + exp_ids) / (double) st.bytes_stock;
             report(st.bytes_full_layers == exp_full && st.bytes_exact_rows == exp_exac && st.bytes_latents == exp_lat &&
                    st.bytes_ref_ids == exp_ids, "random-memory-ratio",

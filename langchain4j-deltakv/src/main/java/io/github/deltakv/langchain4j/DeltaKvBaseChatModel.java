@@ -290,6 +290,12 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
+        /** Element type of the KV cache: f16 (default), bf16, q8_0, q5_1, q5_0, q4_1, q4_0. */
+        public B kvCacheType(String kvCacheType) {
+            engineBuilder.kvCacheType(kvCacheType);
+            return (B) this;
+        }
+
         /** DeltaKV compressed KV memory (default: none, the stock F16 cache). */
         public B deltaKv(DeltaKvConfig deltaKv) {
             engineBuilder.deltaKv(deltaKv);

@@ -69,6 +69,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         int ctx = b.contextSize == null ? 4096 : requirePositive(b.contextSize, "contextSize");
         int threads = b.threads == null ? Runtime.getRuntime().availableProcessors() : requirePositive(b.threads, "threads");
         int batch = b.batchSize == null ? 512 : requirePositive(b.batchSize, "batchSize");
+        int kvType = kvCacheTypeId(b.kvCacheType);
         int gpuLayers = b.gpuLayers == null ? -1 : b.gpuLayers;
         if (gpuLayers < -1) {
             throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
@@ -96,7 +97,7 @@ public final class DeltaKvEngine implements AutoCloseable {
             s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
                     b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
                     dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
-                    dk == null ? null : dk.nativeFullLayers());
+                    dk == null ? null : dk.nativeFullLayers(), kvType);
         } catch (RuntimeException e) {
             s.run();
             throw e;
@@ -109,6 +110,23 @@ public final class DeltaKvEngine implements AutoCloseable {
         this.supportsTools = LlamaNative.templateSupportsTools(s.templates);
         LOG.info("loaded {} ({}), context {} tokens, {} threads{}", modelName, modelPath, contextSize, threads,
                 b.deltaKv == null ? "" : ", DeltaKV " + b.deltaKv.compressorPath().getFileName());
+    }
+
+    private static int kvCacheTypeId(String type) {
+        if (type == null) {
+            return 1;
+        }
+        return switch (type.toLowerCase(java.util.Locale.ROOT)) {
+            case "f16" -> 1;
+            case "bf16" -> 30;
+            case "q8_0" -> 8;
+            case "q5_1" -> 7;
+            case "q5_0" -> 6;
+            case "q4_1" -> 3;
+            case "q4_0" -> 2;
+            default -> throw new IllegalArgumentException("kvCacheType must be f16, bf16, q8_0, q5_1, q5_0, q4_1 or q4_0, got "
+                    + type);
+        };
     }
 
     public static Builder builder() {
@@ -447,6 +465,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         private Long prefixCacheBytes;
         private Integer maxQueuedCalls;
         private DeltaKvConfig deltaKv;
+        private String kvCacheType;
 
         public Builder() {
         }
@@ -508,6 +527,15 @@ public final class DeltaKvEngine implements AutoCloseable {
          */
         public Builder maxQueuedCalls(Integer maxQueuedCalls) {
             this.maxQueuedCalls = maxQueuedCalls;
+            return this;
+        }
+
+        /**
+         * Element type of llama.cpp's KV cache (and of DeltaKV's full layers): {@code f16} (default), {@code bf16},
+         * {@code q8_0}, {@code q5_1}, {@code q5_0}, {@code q4_1}, {@code q4_0} (quantized V needs flash attention).
+         */
+        public Builder kvCacheType(String kvCacheType) {
+            this.kvCacheType = kvCacheType;
             return this;
         }
 

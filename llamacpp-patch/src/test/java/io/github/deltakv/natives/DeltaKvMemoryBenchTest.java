@@ -48,15 +48,16 @@ class DeltaKvMemoryBenchTest {
         assertThat(Long.parseLong(v.get("stats_alloc_bytes_stock"))).isEqualTo(stock);
         assertThat(v.get("deltakv_alloc_bytes")).isEqualTo(v.get("deltakv_stats_alloc_bytes"));
         double alloc = Double.parseDouble(v.get("alloc_ratio"));
-        assertThat(alloc).isBetween(0.30, 0.38); // at 16K the fixed rows (sink, window, one batch) still show
+        assertThat(alloc).isBetween(0.28, 0.36); // at 16K the fixed rows (sink, window, one batch) still show
         assertThat(v.get("fill_ok")).isEqualTo("1");
         // 2049 tokens: sink 8, one prefill block of 1792 (180 centers), 249 raw; int4 latents 320 B a token
         assertThat(v.get("compressed")).isEqualTo("1792");
         assertThat(v.get("refs")).isEqualTo(String.valueOf(8 + 180));
-        assertThat(Long.parseLong(v.get("bytes_latents"))).isEqualTo(1792L * 27 * 320);
-        assertThat(Long.parseLong(v.get("bytes_ref_ids"))).isEqualTo(1792L * 27 * 4 * 4);
-        // by hand: 5 full layers hold every token; 27 compressed layers hold 437 exact rows, 1792 latents and ids
-        double expected = (5.0 * 2049 * 4096 + 27.0 * (437 * 4096 + 1792 * 320 + 1792 * 16)) / (32.0 * 2049 * 4096);
+        // the 180 centers keep exact rows and have no latent: 1612 latents and id sets
+        assertThat(Long.parseLong(v.get("bytes_latents"))).isEqualTo(1612L * 27 * 320);
+        assertThat(Long.parseLong(v.get("bytes_ref_ids"))).isEqualTo(1612L * 27 * 4 * 4);
+        // by hand: 5 full layers hold every token; 27 compressed layers hold 437 exact rows, 1612 latents and ids
+        double expected = (5.0 * 2049 * 4096 + 27.0 * (437 * 4096 + 1612 * 320 + 1612 * 16)) / (32.0 * 2049 * 4096);
         assertThat(Double.parseDouble(v.get("used_ratio"))).isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-4));
     }
 }

@@ -48,10 +48,11 @@ public final class LlamaNative {
     /**
      * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
      * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits} (-1 keeps the
-     * side file's) and {@code fullLayers} (null keeps the side file's).
+     * side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml type of the
+     * cache's K and V (1 F16, 8 Q8_0, 2 Q4_0, ...).
      */
     public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
-                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers);
+                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType);
 
     public static native void freeSession(long session);
 
@@ -84,6 +85,13 @@ public final class LlamaNative {
 
     /** Asks a running {@link #generate} to stop as soon as it can (thread-safe). */
     public static native void cancel(long session);
+
+    /**
+     * The DeltaKV latents of the context's sequence in layer {@code layer}, row-major rows of the latent
+     * width (with an identity compressor: each compressed token's residual against its references); null
+     * without DeltaKV memory or for a full layer.
+     */
+    public static native float[] deltaKvLatents(long session, int layer);
 
     /** {context size, tokens held, KV bytes allocated, bytes of the held tokens}. */
     public static native long[] kvStats(long session);

@@ -1,0 +1,74 @@
+package io.github.deltakv.langchain4j.compressor;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Command line: make a DeltaKV compressor for a GGUF model (see {@link DeltaKvCalibrator}).
+ *
+ * <pre>
+ * java -cp ... io.github.deltakv.langchain4j.compressor.Calibrate --model model.gguf --out model.deltakv.gguf \
+ *     --latent-dim 64 [--latent-bits 4|16] [--full-layers 0,4] [--text FILE] [--max-tokens 8192] [--threads N]
+ * </pre>
+ */
+public final class Calibrate {
+
+    private Calibrate() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> opt = new HashMap<>();
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            if (!args[i].startsWith("--")) {
+                usage("unexpected argument " + args[i]);
+            }
+            opt.put(args[i].substring(2), args[i + 1]);
+        }
+        if (args.length % 2 != 0 || !opt.containsKey("model") || !opt.containsKey("out") || !opt.containsKey("latent-dim")) {
+            usage("--model, --out and --latent-dim are required");
+        }
+        DeltaKvCalibrator.Builder b = DeltaKvCalibrator.builder()
+                .modelPath(Path.of(opt.get("model")))
+                .latentDim(Integer.parseInt(opt.get("latent-dim")))
+                .progress(Calibrate::bar);
+        if (opt.containsKey("latent-bits")) {
+            b.latentBits(Integer.parseInt(opt.get("latent-bits")));
+        }
+        if (opt.containsKey("full-layers")) {
+            b.fullLayers(Arrays.stream(opt.get("full-layers").split(",")).map(String::strip).map(Integer::valueOf).toList());
+        }
+        if (opt.containsKey("text")) {
+            b.text(Files.readString(Path.of(opt.get("text")), StandardCharsets.UTF_8));
+        }
+        if (opt.containsKey("max-tokens")) {
+            b.maxTokens(Integer.parseInt(opt.get("max-tokens")));
+        }
+        if (opt.containsKey("threads")) {
+            b.threads(Integer.parseInt(opt.get("threads")));
+        }
+        DeltaKvCalibrator.Result r = b.build().calibrate(Path.of(opt.get("out")));
+        System.err.println();
+        System.out.printf("wrote %s: %d tokens read, %d residuals per layer%n", r.sideFile(), r.tokens(),
+                r.residualsPerLayer());
+        r.varianceKept().forEach((layer, kept) -> System.out.printf("  layer %2d: %.1f%% of the residual variance kept%n",
+                layer, 100 * kept));
+    }
+
+    private static void bar(String stage, double fraction) {
+        int width = 30;
+        int done = (int) Math.round(Math.max(0, Math.min(1, fraction)) * width);
+        System.err.printf("\r[calibrate] %-24.24s [%s%s] %3d%%", stage, "#".repeat(done), " ".repeat(width - done),
+                Math.round(100 * fraction));
+    }
+
+    private static void usage(String why) {
+        System.err.println(why);
+        System.err.println("usage: Calibrate --model MODEL.gguf --out OUT.gguf --latent-dim D [--latent-bits 4|16]"
+                + " [--full-layers 0,4] [--text FILE] [--max-tokens N] [--threads N]");
+        System.exit(2);
+    }
+}

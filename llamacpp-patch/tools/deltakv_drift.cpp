@@ -1,0 +1,143 @@
+// deltakv-drift: teacher-forced drift of a DeltaKV memory against the stock F16 cache.
+//
+// usage: deltakv-drift MODEL SIDEFILE TEXT_FILE [--ctx N] [--steps N] [--gpu N] [--top-k N]
+//
+// Both contexts read the first ctx - steps - 1 tokens of the text as one prompt, then the next `steps`
+// tokens of the text one at a time (teacher forcing: the same input whatever either predicts). At each
+// step it compares the next-token distributions: KL(stock || DeltaKV) in nats and whether the argmax is
+// the same. Prints "key=value" lines: steps, mean_kl, max_kl, top1_agreement.
+#include "llama.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+static std::vector<double> softmax(const float * logits, int32_t n) {
+    const float mx = *std::max_element(logits, logits + n);
+    std::vector<double> p(n);
+    double sum = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        p[i] = std::exp((double) logits[i] - mx);
+        sum += p[i];
+    }
+    for (double & x : p) {
+        x /= sum;
+    }
+    return p;
+}
+
+static bool decode(llama_context * ctx, const llama_token * tokens, int32_t n, int32_t pos0) {
+    llama_batch batch = llama_batch_init(n, 0, 1);
+    for (int32_t i = 0; i < n; ++i) {
+        batch.token[i]     = tokens[i];
+        batch.pos[i]       = pos0 + i;
+        batch.n_seq_id[i]  = 1;
+        batch.seq_id[i][0] = 0;
+        batch.logits[i]    = i == n - 1;
+    }
+    batch.n_tokens = n;
+    const bool ok = llama_decode(ctx, batch) == 0;
+    llama_batch_free(batch);
+    return ok;
+}
+
+int main(int argc, char ** argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s MODEL SIDEFILE TEXT_FILE [--ctx N] [--steps N] [--gpu N] [--top-k N]\n", argv[0]);
+        return 2;
+    }
+    std::map<std::string, std::string> opt;
+    for (int i = 4; i + 1 < argc; i += 2) {
+        opt[argv[i]] = argv[i + 1];
+    }
+    auto get = [&](const char * k, long d) { return opt.count(k) ? std::stol(opt[k]) : d; };
+    const int32_t n_ctx = (int32_t) get("--ctx", 8192);
+    const int32_t steps = (int32_t) get("--steps", 64);
+
+    llama_log_set([](ggml_log_level level, const char * text, void *) {
+        if (level == GGML_LOG_LEVEL_ERROR) {
+            fputs(text, stderr);
+        }
+    }, nullptr);
+    ggml_backend_load_all();
+    llama_backend_init();
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = (int32_t) get("--gpu", 0);
+    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    if (model == nullptr) {
+        return 1;
+    }
+    llama_deltakv_params dp = llama_deltakv_default_params();
+    dp.top_k = (int32_t) get("--top-k", -1);
+    llama_deltakv * dkv = llama_deltakv_load(model, argv[2], dp);
+    if (dkv == nullptr) {
+        return 1;
+    }
+    const llama_vocab * vocab = llama_model_get_vocab(model);
+    const int32_t n_vocab = llama_vocab_n_tokens(vocab);
+
+    std::stringstream text;
+    text << std::ifstream(argv[3]).rdbuf();
+    std::string corpus = text.str();
+    while (corpus.size() < 6 * (size_t) n_ctx) {
+        corpus += "\n" + text.str();
+    }
+    std::vector<llama_token> tokens(corpus.size() + 8);
+    tokens.resize(llama_tokenize(vocab, corpus.data(), (int32_t) corpus.size(), tokens.data(), (int32_t) tokens.size(),
+                                 true, false));
+    const int32_t n_prompt = n_ctx - steps - 1;
+    if ((int32_t) tokens.size() < n_ctx) {
+        fprintf(stderr, "text too short\n");
+        return 1;
+    }
+
+    llama_context * ctx[2] = {nullptr, nullptr};
+    for (int k = 0; k < 2; ++k) {
+        llama_context_params cp = llama_context_default_params();
+        cp.n_ctx           = n_ctx;
+        cp.n_batch         = n_ctx;
+        cp.n_ubatch        = 512;
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+        cp.deltakv         = k == 1 ? dkv : nullptr;
+        ctx[k] = llama_init_from_model(model, cp);
+        if (ctx[k] == nullptr || !decode(ctx[k], tokens.data(), n_prompt, 0)) {
+            return 1;
+        }
+    }
+    double kl_sum = 0;
+    double kl_max = 0;
+    int32_t agree = 0;
+    for (int32_t s = 0; s < steps; ++s) {
+        const std::vector<double> p = softmax(llama_get_logits_ith(ctx[0], -1), n_vocab);
+        const std::vector<double> q = softmax(llama_get_logits_ith(ctx[1], -1), n_vocab);
+        double kl = 0;
+        for (int32_t i = 0; i < n_vocab; ++i) {
+            if (p[i] > 0) {
+                kl += p[i] * (std::log(p[i]) - std::log(std::max(q[i], 1e-300)));
+            }
+        }
+        kl_sum += kl;
+        kl_max = std::max(kl_max, kl);
+        agree += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
+        for (int k = 0; k < 2; ++k) {
+            if (!decode(ctx[k], &tokens[n_prompt + s], 1, n_prompt + s)) {
+                return 1;
+            }
+        }
+    }
+    llama_deltakv_stats st{};
+    llama_deltakv_get_stats(ctx[1], &st);
+    printf("steps=%d\nmean_kl=%.5f\nmax_kl=%.5f\ntop1_agreement=%.4f\ncompressed=%lld\nused_ratio=%.4f\n", steps,
+           kl_sum / steps, kl_max, (double) agree / steps, (long long) st.n_compressed,
+           (double) (st.bytes_full_layers + st.bytes_exact_rows + st.bytes_latents + st.bytes_ref_ids) / st.bytes_stock);
+    llama_free(ctx[0]);
+    llama_free(ctx[1]);
+    llama_deltakv_free(dkv);
+    llama_model_free(model);
+    return 0;
+}
