@@ -334,6 +334,21 @@ JNIEXPORT jfloatArray JNI_FN(deltaKvLatents)(JNIEnv * env, jclass, jlong session
     DKV_CATCH(env, nullptr)
 }
 
+// full layers chosen from attention overlap (DeltaKV spec 3.1), layer 0 first
+JNIEXPORT jintArray JNI_FN(selectFullLayers)(JNIEnv * env, jclass, jlong model, jintArray tokens, jint n_probe,
+                                             jint n_full, jint top_k, jint n_sink, jint n_recent, jint n_threads) {
+    DKV_TRY
+    clear_recent_errors();
+    std::vector<int32_t> full;
+    {
+        aborts_throw guard;
+        full = select_full_layers(handle<model_handle>(model), from_jints(env, tokens), n_probe, n_full, top_k, n_sink,
+                                  n_recent, n_threads);
+    }
+    return to_jints(env, full);
+    DKV_CATCH(env, nullptr)
+}
+
 // {n_ctx, tokens held, KV bytes allocated, bytes of the held tokens}
 JNIEXPORT jlongArray JNI_FN(kvStats)(JNIEnv * env, jclass, jlong session) {
     DKV_TRY

@@ -1,7 +1,10 @@
 #include "engine.h"
-
 #include "llama-ext.h" // llama_get_memory_breakdown
 
+#include "ggml-backend.h"
+
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace dkv {
@@ -274,6 +277,141 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
     }
     res.n_past = tokens_held(ctx);
     return res;
+}
+
+namespace {
+
+// per decode step, each layer's max-over-heads attention row, captured from the graph's kq_soft_max-<il>
+struct attention_capture {
+    bool                            active  = false; // off while the prompt is read
+    int32_t                         n_layer = 0;
+    std::vector<std::vector<float>> rows; // [n_layer][n_kv]
+};
+
+bool capture_attention(ggml_tensor * t, bool ask, void * user) {
+    auto * cap = static_cast<attention_capture *>(user);
+    const bool wanted = cap->active && strncmp(t->name, "kq_soft_max-", 12) == 0;
+    if (ask || !wanted) {
+        return wanted;
+    }
+    const int il = atoi(t->name + 12);
+    if (il < 0 || il >= cap->n_layer || t->type != GGML_TYPE_F32) {
+        return true;
+    }
+    // [n_kv, n_tokens (1), n_head]
+    const int64_t n_kv = t->ne[0];
+    std::vector<float> data(ggml_nelements(t));
+    ggml_backend_tensor_get(t, data.data(), 0, ggml_nbytes(t));
+    std::vector<float> & row = cap->rows[il];
+    row.assign(n_kv, 0.0f);
+    for (int64_t h = 0; h < t->ne[2]; ++h) {
+        for (int64_t k = 0; k < n_kv; ++k) {
+            row[k] = std::max(row[k], data[h * t->ne[0] * t->ne[1] + k]);
+        }
+    }
+    return true;
+}
+
+}
+
+std::vector<int32_t> select_full_layers(model_handle * model, const std::vector<llama_token> & tokens, int32_t n_probe,
+                                        int32_t n_full, int32_t top_k, int32_t n_sink, int32_t n_recent,
+                                        int32_t n_threads) {
+    const int32_t n_layer = llama_model_n_layer(model->model);
+    const int32_t n_tok   = (int32_t) tokens.size();
+    if (n_full < 1 || n_full > n_layer || n_probe < 1 || n_tok - n_probe <= n_sink + n_recent + top_k) {
+        throw std::runtime_error("full-layer selection needs 1 <= n_full <= layers and more text than sink + recent + top-k");
+    }
+    attention_capture cap;
+    cap.n_layer = n_layer;
+    cap.rows.resize(n_layer);
+
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx             = (uint32_t) n_tok + 16;
+    cp.n_batch           = cp.n_ctx;
+    cp.n_ubatch          = 512;
+    cp.n_threads         = n_threads;
+    cp.n_threads_batch   = n_threads;
+    cp.flash_attn_type   = LLAMA_FLASH_ATTN_TYPE_DISABLED; // the softmax is a graph node only without FA
+    cp.no_perf           = true;
+    cp.cb_eval           = capture_attention;
+    cp.cb_eval_user_data = &cap;
+    llama_context * ctx = llama_init_from_model(model->model, cp);
+    if (ctx == nullptr) {
+        throw std::runtime_error("cannot create a context for full-layer selection");
+    }
+    std::vector<std::vector<double>> pair(n_layer, std::vector<double>(n_layer, 0.0));
+    const int32_t n_prompt = n_tok - n_probe;
+    bool ok = llama_decode(ctx, llama_batch_get_one(const_cast<llama_token *>(tokens.data()), n_prompt)) == 0;
+    cap.active = true;
+    for (int32_t s = 0; ok && s < n_probe; ++s) {
+        llama_token t = tokens[n_prompt + s];
+        ok = llama_decode(ctx, llama_batch_get_one(&t, 1)) == 0;
+        const int32_t n_past = n_prompt + s + 1;
+        const int32_t lo = n_sink;
+        const int32_t hi = n_past - n_recent;
+        if (!ok || hi - lo <= top_k) {
+            continue;
+        }
+        std::vector<std::vector<char>> top(n_layer, std::vector<char>(hi, 0));
+        for (int32_t il = 0; il < n_layer; ++il) {
+            const std::vector<float> & row = cap.rows[il];
+            if ((int32_t) row.size() < hi) {
+                continue;
+            }
+            std::vector<int32_t> idx(hi - lo);
+            for (int32_t k = lo; k < hi; ++k) {
+                idx[k - lo] = k;
+            }
+            std::partial_sort(idx.begin(), idx.begin() + top_k, idx.end(),
+                              [&row](int32_t a, int32_t b) { return row[a] > row[b]; });
+            for (int32_t k = 0; k < top_k; ++k) {
+                top[il][idx[k]] = 1;
+            }
+        }
+        for (int32_t a = 0; a < n_layer; ++a) {
+            for (int32_t b = a + 1; b < n_layer; ++b) {
+                int32_t both = 0;
+                for (int32_t k = lo; k < hi; ++k) {
+                    both += top[a][k] & top[b][k];
+                }
+                pair[a][b] += both;
+            }
+        }
+    }
+    llama_free(ctx);
+    if (!ok) {
+        throw std::runtime_error("llama_decode failed during full-layer selection");
+    }
+    // f[j][c]: best overlap of layers j.. with j full and c more full layers after it
+    std::vector<std::vector<double>>  f(n_layer, std::vector<double>(n_full, -1.0));
+    std::vector<std::vector<int32_t>> next(n_layer, std::vector<int32_t>(n_full, -1));
+    for (int32_t j = n_layer - 1; j >= 0; --j) {
+        double seg = 0;
+        for (int32_t t = j + 1; t < n_layer; ++t) {
+            seg += pair[j][t];
+        }
+        f[j][0] = seg;
+        for (int32_t c = 1; c < n_full; ++c) {
+            double run = 0; // overlap of j with the layers before the next full one
+            for (int32_t k = j + 1; k < n_layer; ++k) {
+                if (f[k][c - 1] >= 0 && run + f[k][c - 1] > f[j][c]) {
+                    f[j][c]    = run + f[k][c - 1];
+                    next[j][c] = k;
+                }
+                run += pair[j][k];
+            }
+        }
+    }
+    std::vector<int32_t> full = {0};
+    for (int32_t j = 0, c = n_full - 1; c > 0; --c) {
+        j = next[j][c];
+        if (j < 0) {
+            throw std::runtime_error("full-layer selection found no solution");
+        }
+        full.push_back(j);
+    }
+    return full;
 }
 
 std::vector<int64_t> kv_stats(session_handle * s) {

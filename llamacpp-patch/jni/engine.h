@@ -90,6 +90,16 @@ std::string              token_piece(const llama_vocab * vocab, llama_token toke
 std::string              detokenize(const llama_vocab * vocab, const std::vector<llama_token> & tokens,
                                     bool remove_special, bool unparse_special);
 
+// Full layers chosen from attention overlap (DeltaKV spec 3.1): the model reads all but the last n_probe
+// tokens, then those one at a time; at each, every layer's attention (softmax, max over heads) over the
+// positions [n_sink, n_past - n_recent) gives its top_k positions, and pair[a][t] += |top(a) & top(t)|.
+// Returns n_full layers, 0 first, maximizing the overlap of each full layer with the layers it would choose
+// for (those up to the next full layer). A stock context without flash attention, on the CPU layers the
+// model has.
+std::vector<int32_t> select_full_layers(model_handle * model, const std::vector<llama_token> & tokens, int32_t n_probe,
+                                        int32_t n_full, int32_t top_k, int32_t n_sink, int32_t n_recent,
+                                        int32_t n_threads);
+
 // KV memory of sequence 0: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens}, then with
 // DeltaKV the 11 fields of llama_deltakv_stats in their order
 std::vector<int64_t> kv_stats(session_handle * s);

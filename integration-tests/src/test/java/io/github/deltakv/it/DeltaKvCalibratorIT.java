@@ -89,6 +89,24 @@ class DeltaKvCalibratorIT {
     }
 
     @Test
+    void full_layers_can_be_chosen_from_attention_overlap() throws Exception {
+        // spec 3.1: the layers whose top attended tokens overlap most with those of the layers after them.
+        // On kvtiny it picks {0, 1}, with the built-in text and with a needle text alike; measured with the
+        // identity compressor, {0, 1} finds 0 of 6 needles at top-256 where the hand-picked {0, 4} finds 6 of 6:
+        // overlap is not retrieval, and full layers for retrieval are better chosen by a task scan.
+        Path out = tmp.resolve("auto.gguf");
+        DeltaKvCalibrator.Result r = DeltaKvCalibrator.builder().modelPath(TestModels.kvtiny()).latentDim(32)
+                .fullLayerCount(2).maxTokens(2048).threads(TestModels.threads()).build().calibrate(out);
+
+        assertThat(r.fullLayers()).hasSize(2).startsWith(0).doesNotHaveDuplicates().isSorted();
+        assertThat(r.varianceKept()).hasSize(4).doesNotContainKeys(r.fullLayers().toArray(new Integer[0]));
+        Object written = io.github.deltakv.langchain4j.internal.GgufReader.open(out).metadata().get("deltakv.full_layers");
+        assertThat(written).isEqualTo(r.fullLayers().stream().map(Integer::longValue).toList());
+        assertThatThrownBy(() -> kvtiny32().fullLayerCount(2).build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("either");
+    }
+
+    @Test
     void the_command_line_writes_a_side_file_and_reports_each_layer() throws Exception {
         Path out = tmp.resolve("cli.gguf");
         PrintStream stdout = System.out;

@@ -12,7 +12,7 @@ import java.util.Map;
  *
  * <pre>
  * java -cp ... io.github.deltakv.langchain4j.compressor.Calibrate --model model.gguf --out model.deltakv.gguf \
- *     --latent-dim 64 [--latent-bits 4|16] [--full-layers 0,4] [--text FILE] [--max-tokens 8192] [--threads N]
+ *     --latent-dim 64 [--latent-bits 4|16] [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens 8192] [--threads N]
  * </pre>
  */
 public final class Calibrate {
@@ -38,8 +38,11 @@ public final class Calibrate {
         if (opt.containsKey("latent-bits")) {
             b.latentBits(Integer.parseInt(opt.get("latent-bits")));
         }
-        if (opt.containsKey("full-layers")) {
-            b.fullLayers(Arrays.stream(opt.get("full-layers").split(",")).map(String::strip).map(Integer::valueOf).toList());
+        String full = opt.get("full-layers");
+        if (full != null && full.startsWith("auto:")) {
+            b.fullLayerCount(Integer.valueOf(full.substring(5))); // chosen from attention overlap
+        } else if (full != null) {
+            b.fullLayers(Arrays.stream(full.split(",")).map(String::strip).map(Integer::valueOf).toList());
         }
         if (opt.containsKey("text")) {
             b.text(Files.readString(Path.of(opt.get("text")), StandardCharsets.UTF_8));
@@ -52,8 +55,8 @@ public final class Calibrate {
         }
         DeltaKvCalibrator.Result r = b.build().calibrate(Path.of(opt.get("out")));
         System.err.println();
-        System.out.printf("wrote %s: %d tokens read, %d residuals per layer%n", r.sideFile(), r.tokens(),
-                r.residualsPerLayer());
+        System.out.printf("wrote %s: %d tokens read, full layers %s, %d residuals per layer%n", r.sideFile(), r.tokens(),
+                r.fullLayers(), r.residualsPerLayer());
         r.varianceKept().forEach((layer, kept) -> System.out.printf("  layer %2d: %.1f%% of the residual variance kept%n",
                 layer, 100 * kept));
     }
@@ -68,7 +71,7 @@ public final class Calibrate {
     private static void usage(String why) {
         System.err.println(why);
         System.err.println("usage: Calibrate --model MODEL.gguf --out OUT.gguf --latent-dim D [--latent-bits 4|16]"
-                + " [--full-layers 0,4] [--text FILE] [--max-tokens N] [--threads N]");
+                + " [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens N] [--threads N]");
         System.exit(2);
     }
 }

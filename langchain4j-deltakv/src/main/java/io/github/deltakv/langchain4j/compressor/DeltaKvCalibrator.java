@@ -33,8 +33,12 @@ import java.util.function.BiConsumer;
  */
 public final class DeltaKvCalibrator {
 
-    /** What calibration measured: tokens read, and per compressed layer the residual variance kept. */
-    public record Result(Path sideFile, int tokens, Map<Integer, Double> varianceKept, long residualsPerLayer) {
+    /**
+     * What calibration measured: tokens read, the full layers (given or chosen), and per compressed layer the
+     * residual variance kept.
+     */
+    public record Result(Path sideFile, int tokens, List<Integer> fullLayers, Map<Integer, Double> varianceKept,
+                         long residualsPerLayer) {
     }
 
     private final Path modelPath;
@@ -42,7 +46,8 @@ public final class DeltaKvCalibrator {
     private final int maxTokens;
     private final int latentDim;
     private final int latentBits;
-    private final List<Integer> fullLayers;
+    private final List<Integer> givenFullLayers;
+    private final Integer fullLayerCount;
     private final int sink;
     private final int recent;
     private final int neighbors;
@@ -67,9 +72,14 @@ public final class DeltaKvCalibrator {
         if (latentBits == 4 && latentDim % 32 != 0) {
             throw new IllegalArgumentException("int4 latents need latentDim to be a multiple of 32, got " + latentDim);
         }
-        this.fullLayers = b.fullLayers == null ? List.of(0) : List.copyOf(b.fullLayers);
-        if (!fullLayers.contains(0)) {
-            throw new IllegalArgumentException("layer 0 must be a full layer: " + fullLayers);
+        this.givenFullLayers = b.fullLayers == null ? null : List.copyOf(b.fullLayers);
+        if (givenFullLayers != null && !givenFullLayers.contains(0)) {
+            throw new IllegalArgumentException("layer 0 must be a full layer: " + givenFullLayers);
+        }
+        this.fullLayerCount = b.fullLayerCount;
+        if (fullLayerCount != null && (givenFullLayers != null || fullLayerCount < 1)) {
+            throw new IllegalArgumentException("give either fullLayers or a positive fullLayerCount, got "
+                    + givenFullLayers + " and " + fullLayerCount);
         }
         this.sink = positive(b.sink, 8, "sink");
         this.recent = positive(b.recent, 128, "recent");
@@ -120,11 +130,31 @@ public final class DeltaKvCalibrator {
                 return true;
             });
             ModelShape shape = ModelShape.of(model);
+            int[] all = LlamaNative.tokenize(model, text.getBytes(StandardCharsets.UTF_8), true, false);
+            int[] tokens = Arrays.copyOf(all, Math.min(all.length, maxTokens));
+            if (tokens.length < sink + 2 * recent + 1) {
+                throw new IllegalArgumentException("calibration text too short: " + tokens.length + " tokens, at least "
+                        + (sink + 2 * recent + 1) + " needed");
+            }
+            List<Integer> fullLayers = givenFullLayers;
+            if (fullLayers == null && fullLayerCount != null) {
+                // spec 3.1: the layers whose attention overlaps most with the layers after them
+                progress.accept("choose " + fullLayerCount + " full layers", 0.0);
+                int topK = Math.max(1, Math.min(2048, (tokens.length - sink - recent) / 8));
+                int probe = Math.min(32, Math.max(1, tokens.length / 8));
+                fullLayers = Arrays.stream(LlamaNative.selectFullLayers(model, tokens, probe, fullLayerCount, topK, sink,
+                        recent, threads)).boxed().toList();
+                progress.accept("choose " + fullLayerCount + " full layers", 1.0);
+            }
+            if (fullLayers == null) {
+                fullLayers = List.of(0);
+            }
+            final List<Integer> full = fullLayers;
             if (latentDim > shape.kvDim()) {
                 throw new IllegalArgumentException("latentDim " + latentDim + " exceeds the model's [K | V] width "
                         + shape.kvDim());
             }
-            if (fullLayers.stream().anyMatch(l -> l < 0 || l >= shape.layers())) {
+            if (full.stream().anyMatch(l -> l < 0 || l >= shape.layers())) {
                 throw new IllegalArgumentException("full layers " + fullLayers + " outside the model's " + shape.layers()
                         + " layers");
             }
@@ -132,12 +162,6 @@ public final class DeltaKvCalibrator {
                     neighbors, stride, topK);
             DeltaKvSideFile.writeIdentity(identity, shape, settings);
 
-            int[] all = LlamaNative.tokenize(model, text.getBytes(StandardCharsets.UTF_8), true, false);
-            int[] tokens = Arrays.copyOf(all, Math.min(all.length, maxTokens));
-            if (tokens.length < sink + 2 * recent + 1) {
-                throw new IllegalArgumentException("calibration text too short: " + tokens.length + " tokens, at least "
-                        + (sink + 2 * recent + 1) + " needed");
-            }
             int ctx = tokens.length + 16;
             session = LlamaNative.newSession(model, ctx, ctx, threads, -1, identity.toString(),
                     new int[] {sink, recent, neighbors, stride, topK, 16},
@@ -180,7 +204,7 @@ public final class DeltaKvCalibrator {
             progress.accept("layers", 1.0);
             DeltaKvSideFile.writeLinear(out, shape, new DeltaKvSideFile.Settings(fullLayers, latentDim, latentBits, sink,
                     recent, neighbors, stride, topK), layers);
-            return new Result(out, tokens.length, kept, residuals);
+            return new Result(out, tokens.length, fullLayers, kept, residuals);
         } finally {
             if (session != 0) {
                 LlamaNative.freeSession(session);
@@ -238,6 +262,7 @@ public final class DeltaKvCalibrator {
         private Integer latentDim;
         private Integer latentBits;
         private List<Integer> fullLayers;
+        private Integer fullLayerCount;
         private Integer sink;
         private Integer recent;
         private Integer neighbors;
@@ -279,9 +304,18 @@ public final class DeltaKvCalibrator {
             return this;
         }
 
-        /** Layers kept uncompressed (default {0}). */
+        /** Layers kept uncompressed (default {0}, or chosen: {@link #fullLayerCount}). */
         public Builder fullLayers(List<Integer> fullLayers) {
             this.fullLayers = fullLayers;
+            return this;
+        }
+
+        /**
+         * Choose this many full layers from the model's attention on the calibration text (DeltaKV spec 3.1:
+         * the layers whose top attended tokens overlap most with those of the layers they choose for).
+         */
+        public Builder fullLayerCount(Integer fullLayerCount) {
+            this.fullLayerCount = fullLayerCount;
             return this;
         }
 

@@ -93,6 +93,13 @@ public final class LlamaNative {
      */
     public static native float[] deltaKvLatents(long session, int layer);
 
+    /**
+     * Full layers chosen from attention overlap (DeltaKV spec 3.1): reads {@code tokens}, probing the last
+     * {@code probe} one at a time; returns {@code count} layers, 0 first.
+     */
+    public static native int[] selectFullLayers(long model, int[] tokens, int probe, int count, int topK, int sink,
+                                                int recent, int threads);
+
     /** {context size, tokens held, KV bytes allocated, bytes of the held tokens}. */
     public static native long[] kvStats(long session);
 
