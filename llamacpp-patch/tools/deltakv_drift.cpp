@@ -6,7 +6,7 @@
 // tokens of the text one at a time (teacher forcing: the same input whatever either predicts). At each
 // step it compares the next-token distributions: KL(stock || DeltaKV) in nats and whether the argmax is
 // the same. Prints "key=value" lines: steps, mean_kl, max_kl, top1_agreement.
-#include "llama.h"
+#include "tool_common.h"
 
 #include <algorithm>
 #include <cmath>
@@ -31,21 +31,6 @@ static std::vector<double> softmax(const float * logits, int32_t n) {
     return p;
 }
 
-static bool decode(llama_context * ctx, const llama_token * tokens, int32_t n, int32_t pos0) {
-    llama_batch batch = llama_batch_init(n, 0, 1);
-    for (int32_t i = 0; i < n; ++i) {
-        batch.token[i]     = tokens[i];
-        batch.pos[i]       = pos0 + i;
-        batch.n_seq_id[i]  = 1;
-        batch.seq_id[i][0] = 0;
-        batch.logits[i]    = i == n - 1;
-    }
-    batch.n_tokens = n;
-    const bool ok = llama_decode(ctx, batch) == 0;
-    llama_batch_free(batch);
-    return ok;
-}
-
 int main(int argc, char ** argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODEL SIDEFILE TEXT_FILE [--ctx N] [--steps N] [--gpu N] [--top-k N]\n", argv[0]);
@@ -59,13 +44,7 @@ int main(int argc, char ** argv) {
     const int32_t n_ctx = (int32_t) get("--ctx", 8192);
     const int32_t steps = (int32_t) get("--steps", 64);
 
-    llama_log_set([](ggml_log_level level, const char * text, void *) {
-        if (level == GGML_LOG_LEVEL_ERROR) {
-            fputs(text, stderr);
-        }
-    }, nullptr);
-    ggml_backend_load_all();
-    llama_backend_init();
+    tool_init();
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = (int32_t) get("--gpu", 0);
     llama_model * model = llama_model_load_from_file(argv[1], mp);
@@ -105,7 +84,7 @@ int main(int argc, char ** argv) {
         cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
         cp.deltakv         = k == 1 ? dkv : nullptr;
         ctx[k] = llama_init_from_model(model, cp);
-        if (ctx[k] == nullptr || !decode(ctx[k], tokens.data(), n_prompt, 0)) {
+        if (ctx[k] == nullptr || !tool_decode(ctx[k], tokens.data(), n_prompt, 0)) {
             return 1;
         }
     }
@@ -125,7 +104,7 @@ int main(int argc, char ** argv) {
         kl_max = std::max(kl_max, kl);
         agree += std::max_element(p.begin(), p.end()) - p.begin() == std::max_element(q.begin(), q.end()) - q.begin();
         for (int k = 0; k < 2; ++k) {
-            if (!decode(ctx[k], &tokens[n_prompt + s], 1, n_prompt + s)) {
+            if (!tool_decode(ctx[k], &tokens[n_prompt + s], 1, n_prompt + s)) {
                 return 1;
             }
         }

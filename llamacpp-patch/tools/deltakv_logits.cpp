@@ -7,7 +7,7 @@
 // Script: the prompt in batches of --ubatch tokens; N greedy steps; remove the last 2 tokens and decode
 // them again; save the sequence's state, clear the memory, restore the state and decode one more token.
 // The logits of the last prompt token and of every decoded token go to OUT as float32.
-#include "llama.h"
+#include "tool_common.h"
 
 #include <cstdio>
 #include <cstring>
@@ -40,21 +40,6 @@ static llama_token argmax(llama_context * ctx, int32_t n_vocab) {
     return best;
 }
 
-static bool decode(llama_context * ctx, const std::vector<llama_token> & tokens, int32_t pos0) {
-    llama_batch batch = llama_batch_init((int32_t) tokens.size(), 0, 1);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        batch.token[i]     = tokens[i];
-        batch.pos[i]       = pos0 + (int32_t) i;
-        batch.n_seq_id[i]  = 1;
-        batch.seq_id[i][0] = 0;
-        batch.logits[i]    = i + 1 == tokens.size();
-    }
-    batch.n_tokens = (int32_t) tokens.size();
-    const int rc = llama_decode(ctx, batch);
-    llama_batch_free(batch);
-    return rc == 0;
-}
-
 int main(int argc, char ** argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODEL PROMPT_FILE OUT [--steps N] [--ubatch N] [--fa on|off] [--ctk f16|q8_0]\n",
@@ -71,13 +56,7 @@ int main(int argc, char ** argv) {
     const std::string fa  = get("--fa", "off");
     const std::string ctk = get("--ctk", "f16");
 
-    llama_log_set([](ggml_log_level level, const char * text, void *) {
-        if (level == GGML_LOG_LEVEL_ERROR) {
-            fputs(text, stderr);
-        }
-    }, nullptr);
-    ggml_backend_load_all();
-    llama_backend_init();
+    tool_init();
 
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = 0;
@@ -112,7 +91,7 @@ int main(int argc, char ** argv) {
     FILE * out = fopen(argv[3], "wb");
     logits_writer w{out, llama_vocab_n_tokens(vocab)};
     int32_t pos = 0;
-    bool ok = decode(ctx, tokens, pos);
+    bool ok = tool_decode(ctx, tokens, pos);
     pos += (int32_t) tokens.size();
     w.write(ctx);
 
@@ -120,7 +99,7 @@ int main(int argc, char ** argv) {
     for (int32_t i = 0; ok && i < steps; ++i) {
         const llama_token t = argmax(ctx, w.n_vocab);
         generated.push_back(t);
-        ok = decode(ctx, {t}, pos++);
+        ok = tool_decode(ctx, {t}, pos++);
         w.write(ctx);
     }
 
@@ -128,7 +107,7 @@ int main(int argc, char ** argv) {
     llama_memory_t mem = llama_get_memory(ctx);
     ok = ok && generated.size() >= 2 && llama_memory_seq_rm(mem, 0, pos - 2, -1);
     pos -= 2;
-    ok = ok && decode(ctx, {generated[generated.size() - 2], generated.back()}, pos);
+    ok = ok && tool_decode(ctx, {generated[generated.size() - 2], generated.back()}, pos);
     pos += 2;
     w.write(ctx);
 
@@ -137,7 +116,7 @@ int main(int argc, char ** argv) {
     ok = ok && llama_state_seq_get_data(ctx, state.data(), state.size(), 0) == state.size();
     llama_memory_clear(mem, true);
     ok = ok && llama_state_seq_set_data(ctx, state.data(), state.size(), 0) == state.size();
-    ok = ok && decode(ctx, {generated.front()}, pos++);
+    ok = ok && tool_decode(ctx, {generated.front()}, pos++);
     w.write(ctx);
 
     fclose(out);

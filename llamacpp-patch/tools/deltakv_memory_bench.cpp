@@ -6,7 +6,7 @@
 // allocated (llama_get_memory_breakdown; the DeltaKV context also through llama_deltakv_get_stats). With
 // --fill N it then decodes N random tokens as one prompt and one more step into a DeltaKV context and
 // reports the bytes those tokens use, by class. Prints one "key=value" line per measure.
-#include "llama.h"
+#include "tool_common.h"
 #include "llama-ext.h"
 
 #include <cstdio>
@@ -49,13 +49,7 @@ int main(int argc, char ** argv) {
     const uint32_t n_batch = (uint32_t) get("--batch", 2048);
     const int32_t  n_fill  = (int32_t) get("--fill", 0);
 
-    llama_log_set([](ggml_log_level level, const char * text, void *) {
-        if (level == GGML_LOG_LEVEL_ERROR) {
-            fputs(text, stderr);
-        }
-    }, nullptr);
-    ggml_backend_load_all();
-    llama_backend_init();
+    tool_init();
 
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = (int32_t) get("--gpu", 0);

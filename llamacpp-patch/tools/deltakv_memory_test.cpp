@@ -12,7 +12,7 @@
 //                 counted by hand, memory ratio by hand
 //   seq-*         seq_rm inside the recent window and in compressed history, seq_cp, two sequences in one
 //                 batch, state save/restore, an unsupported context refused
-#include "llama.h"
+#include "tool_common.h"
 
 #include <algorithm>
 #include <cmath>
@@ -84,21 +84,6 @@ static bool open_run(llama_model * model, const run_config & cfg, run_context & 
 }
 
 // decodes tokens of one sequence at pos0.., logits for the last one
-static bool decode(llama_context * ctx, const std::vector<llama_token> & tokens, int32_t pos0, llama_seq_id seq = 0) {
-    llama_batch batch = llama_batch_init((int32_t) tokens.size(), 0, 1);
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        batch.token[i]     = tokens[i];
-        batch.pos[i]       = pos0 + (int32_t) i;
-        batch.n_seq_id[i]  = 1;
-        batch.seq_id[i][0] = seq;
-        batch.logits[i]    = i + 1 == tokens.size();
-    }
-    batch.n_tokens = (int32_t) tokens.size();
-    const int rc = llama_decode(ctx, batch);
-    llama_batch_free(batch);
-    return rc == 0;
-}
-
 static std::vector<float> logits_of(llama_context * ctx, int32_t i, int32_t n_vocab) {
     const float * l = llama_get_logits_ith(ctx, i);
     return std::vector<float>(l, l + n_vocab);
@@ -116,7 +101,7 @@ static bool run_script(llama_context * ctx, const std::vector<llama_token> & pro
     int32_t pos = 0;
     for (size_t i = 0; i < prompt.size(); i += chunk) {
         const size_t n = std::min(prompt.size() - i, (size_t) chunk);
-        if (!decode(ctx, std::vector<llama_token>(prompt.begin() + i, prompt.begin() + i + n), pos)) {
+        if (!tool_decode(ctx, std::vector<llama_token>(prompt.begin() + i, prompt.begin() + i + n), pos)) {
             return false;
         }
         pos += (int32_t) n;
@@ -128,7 +113,7 @@ static bool run_script(llama_context * ctx, const std::vector<llama_token> & pro
         if (gen) {
             gen->push_back(t);
         }
-        if (!decode(ctx, {t}, pos++)) {
+        if (!tool_decode(ctx, {t}, pos++)) {
             return false;
         }
         out.push_back(logits_of(ctx, -1, n_vocab));
@@ -227,13 +212,7 @@ int main(int argc, char ** argv) {
     const char * identity = argv[3];
     const char * random   = argv[4];
 
-    llama_log_set([](ggml_log_level level, const char * text, void *) {
-        if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
-            fputs(text, stderr);
-        }
-    }, nullptr);
-    ggml_backend_load_all();
-    llama_backend_init();
+    tool_init(true);
 
     llama_model_params mp = llama_model_default_params();
     mp.n_gpu_layers = g_gpu_layers;
@@ -386,24 +365,23 @@ int main(int argc, char ** argv) {
 
         // last two tokens out (inside the recent window) and in again: the same logits
         bool rm_ok = ok && llama_memory_seq_rm(mem, 0, pos - 2, -1) &&
-                     decode(rc.ctx, {gen[gen.size() - 2], gen.back()}, pos - 2);
+                     tool_decode(rc.ctx, {gen[gen.size() - 2], gen.back()}, pos - 2);
         const auto again = rm_ok ? logits_of(rc.ctx, -1, n_vocab) : std::vector<float>();
         const diff_stats d = rm_ok ? compare({got.back()}, {again}) : diff_stats{};
         report(rm_ok && d.max_rel < tol, "seq-rm-recent", "max_rel=" + fmt("%.2e", d.max_rel));
 
         // an edit inside compressed history is refused, and the sequence still works
         const bool refused = ok && st0.n_compressed > 0 && !llama_memory_seq_rm(mem, 0, 100, -1) &&
-                             llama_memory_seq_pos_max(mem, 0) == pos - 1 && decode(rc.ctx, {gen[0]}, pos);
+                             llama_memory_seq_pos_max(mem, 0) == pos - 1 && tool_decode(rc.ctx, {gen[0]}, pos);
         report(refused, "seq-rm-compressed-refused", "seq_rm(0, 100, -1) with " + std::to_string(st0.n_compressed) +
                " compressed tokens");
         pos += 1;
-        const std::vector<float> before_save = logits_of(rc.ctx, -1, n_vocab);
 
         // state of the sequence round-trips: save, clear, restore, decode one more token
         std::vector<uint8_t> state(ok ? llama_state_seq_get_size(rc.ctx, 0) : 0);
         bool st_ok = ok && llama_state_seq_get_data(rc.ctx, state.data(), state.size(), 0) == state.size();
         std::vector<float> next_a, next_b;
-        st_ok = st_ok && decode(rc.ctx, {gen[1]}, pos);
+        st_ok = st_ok && tool_decode(rc.ctx, {gen[1]}, pos);
         if (st_ok) {
             next_a = logits_of(rc.ctx, -1, n_vocab);
         }
@@ -411,13 +389,12 @@ int main(int argc, char ** argv) {
         st_ok = st_ok && stats_of(rc.ctx).n_tokens == 0;
         st_ok = st_ok && llama_state_seq_set_data(rc.ctx, state.data(), state.size(), 0) == state.size();
         const auto st1 = stats_of(rc.ctx);
-        st_ok = st_ok && decode(rc.ctx, {gen[1]}, pos);
+        st_ok = st_ok && tool_decode(rc.ctx, {gen[1]}, pos);
         if (st_ok) {
             next_b = logits_of(rc.ctx, -1, n_vocab);
         }
         report(st_ok && next_a == next_b && st1.n_compressed == st0.n_compressed, "seq-state-roundtrip",
                std::to_string(state.size()) + " bytes, restored " + describe(st1));
-        (void) before_save;
 
         // whole sequence out
         const bool all_out = ok && llama_memory_seq_rm(mem, 0, -1, -1) && stats_of(rc.ctx).n_tokens == 0 &&
@@ -433,11 +410,11 @@ int main(int argc, char ** argv) {
         cfg.kv_unified = true;
         run_context rc;
         const std::vector<llama_token> p = prefix(1200);
-        bool ok = open_run(model, cfg, rc) && decode(rc.ctx, p, 0, 0);
+        bool ok = open_run(model, cfg, rc) && tool_decode(rc.ctx, p, 0, 0);
         llama_memory_t mem = ok ? llama_get_memory(rc.ctx) : nullptr;
         const llama_token ta = all[2000], tb = all[2001];
         // a call boundary so that the prompt is compressed before the copy
-        ok = ok && decode(rc.ctx, {ta}, (int32_t) p.size(), 0);
+        ok = ok && tool_decode(rc.ctx, {ta}, (int32_t) p.size(), 0);
         if (ok) {
             llama_memory_seq_cp(mem, 0, 1, -1, -1);
         }
@@ -465,8 +442,8 @@ int main(int argc, char ** argv) {
             one.n_seq_max  = 1;
             one.kv_unified = false;
             run_context r1;
-            ok = open_run(model, one, r1) && decode(r1.ctx, p, 0) && decode(r1.ctx, {ta}, (int32_t) p.size()) &&
-                 decode(r1.ctx, {i == 0 ? tb : ta}, (int32_t) p.size() + 1);
+            ok = open_run(model, one, r1) && tool_decode(r1.ctx, p, 0) && tool_decode(r1.ctx, {ta}, (int32_t) p.size()) &&
+                 tool_decode(r1.ctx, {i == 0 ? tb : ta}, (int32_t) p.size() + 1);
             if (ok) {
                 (i == 0 ? a0 : a1) = logits_of(r1.ctx, -1, n_vocab);
             }
