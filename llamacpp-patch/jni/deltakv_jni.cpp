@@ -194,6 +194,17 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
     DKV_CATCH(env, 0)
 }
 
+JNIEXPORT void JNI_FN(setEviction)(JNIEnv * env, jclass, jlong session, jint n_sink, jint n_recent) {
+    DKV_TRY
+    session_handle * s = handle<session_handle>(session);
+    if (s->dkv != nullptr && n_recent > 0) {
+        throw std::runtime_error("window eviction cannot be combined with DeltaKV");
+    }
+    s->evict_sink   = std::max(0, (int32_t) n_sink);
+    s->evict_recent = std::max(0, (int32_t) n_recent);
+    DKV_CATCH(env, )
+}
+
 JNIEXPORT void JNI_FN(freeSession)(JNIEnv *, jclass, jlong s) {
     delete handle<session_handle>(s);
 }

@@ -189,7 +189,15 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
 
     // keep the cached prefix, but always evaluate at least the last prompt token (for its logits)
     n_keep = std::max(0, std::min(n_keep, std::min(n_tok - 1, tokens_held(ctx))));
+    if (evict_recent > 0) {
+        n_keep = 0; // the held prefix has holes
+    }
     llama_memory_t mem = llama_get_memory(ctx);
+    auto evict = [&](int32_t n_past) {
+        if (evict_recent > 0 && n_past > evict_sink + evict_recent) {
+            llama_memory_seq_rm(mem, 0, evict_sink, n_past - evict_recent);
+        }
+    };
     if (!llama_memory_seq_rm(mem, 0, n_keep, -1)) {
         llama_memory_seq_rm(mem, 0, -1, -1); // cannot cut here: start over
         n_keep = 0;
@@ -224,6 +232,7 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
             throw std::runtime_error("llama_decode failed on the prompt (code " + std::to_string(rc) + ")");
         }
         res.n_evaluated = end - n_keep;
+        evict(end);
         if (cb.on_prefill && todo > n_batch) {
             cb.on_prefill(res.n_evaluated, todo);
         }
@@ -255,6 +264,7 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
             res.finish = FINISH_CONTEXT_FULL;
             break;
         }
+        evict(n_past);
         batch.b.n_tokens     = 1;
         batch.b.token[0]     = tok;
         batch.b.pos[0]       = n_past;

@@ -69,6 +69,11 @@ struct session_handle {
     llama_deltakv *    dkv   = nullptr; // DeltaKV compressor, freed after the context
     llama_context *    ctx   = nullptr;
     std::atomic<bool>  cancel_requested{false};
+    // sink + recent-window eviction (a baseline, StreamingLLM's rule): when evict_recent > 0, after each
+    // prompt chunk and before each generated token only the first evict_sink and the last evict_recent
+    // positions stay in the cache; the middle is dropped, positions are not shifted; no prefix reuse
+    int32_t            evict_sink   = 0;
+    int32_t            evict_recent = 0;
 
     ~session_handle();
 

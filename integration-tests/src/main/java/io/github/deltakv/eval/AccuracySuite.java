@@ -11,8 +11,9 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvConfig;
-import io.github.deltakv.langchain4j.DeltaKvStats;
+import io.github.deltakv.langchain4j.KvMemoryStats;
 import io.github.deltakv.langchain4j.compressor.DeltaKvCalibrator;
+import io.github.deltakv.langchain4j.internal.CommandLineOptions;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,99 +24,194 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.stream.Collectors;
 
 /**
- * Accuracy against KV memory, side by side on the same prompts: the stock cache in F16, Q8_0 and Q4_0, and
- * DeltaKV with compressors calibrated for the model (PCA, F16 or int4 latents). Prompts: the shared eval set
- * ({@code evaldata/kvtiny-eval-4k-16k.jsonl}: single and multi-key needles, key-value retrieval, variable
- * tracking). Greedy decoding, exact match. Writes {@code accuracy.md} (table with 95% Wilson intervals and
- * measured KV bytes) and {@code accuracy.png} (accuracy against memory) into the output folder.
+ * Accuracy against KV memory, side by side on the same prompts: the stock cache in F16, Q8_0 and Q4_0, a sink +
+ * recent-window eviction baseline, and DeltaKV with compressors calibrated for the model (PCA, F16 or int4
+ * latents). Prompts: the shared eval set ({@code evaldata/kvtiny-eval-4k-16k.jsonl}) and/or prompts made by
+ * {@link TaskGenerator} with a fixed seed. Greedy decoding, exact match. Writes {@code accuracy.md} (table with
+ * 95% Wilson intervals and measured KV bytes, rewritten after each configuration) and {@code accuracy.png}
+ * (accuracy against memory) into the output folder; one line per prompt on stderr.
  *
  * <pre>
- * AccuracySuite --model kvtiny.gguf --evaldata kvtiny-eval-4k-16k.jsonl --out DIR [--lengths 4096,8192,16384]
- *     [--per-task 8] [--configs f16,q8_0,q4_0,pca32-int4,pca64-int4,pca64-f16] [--full-layers 0,4] [--threads N]
+ * AccuracySuite --model kvtiny.gguf --out DIR [--evaldata kvtiny-eval-4k-16k.jsonl] [--per-task 8]
+ *     [--generated N] [--seed 1] [--tasks niah_single,kv,...] [--lengths 4096,8192,16384]
+ *     [--configs f16,q8_0,q4_0,pca32-int4,evict,...] [--full-layers 0,4] [--threads N] [--gpu-layers -1]
  * </pre>
+ *
+ * Configurations: a stock cache type ({@code f16}, {@code q8_0}, {@code q4_0}, ...); {@code pca<d>-<int4|f16>}
+ * with optional {@code -full<a.b>} (full layers, default {@code --full-layers}) and {@code -top<k|all>} (decode
+ * top-k, default the side file's; {@code all} rebuilds every compressed token); {@code evict-<percent>}: sink
+ * (64) + recent-window eviction keeping that share of each length cell's tokens, or {@code evict}: the share
+ * the DeltaKV configuration listed before it measured at that length.
  */
 public final class AccuracySuite {
 
-    record Prompt(String task, int length, List<ChatMessage> messages, String answer) {
-    }
-
-    /** One configuration's results: per (task, length) correct and total, and mean KV bytes vs F16 per length. */
+    /** One configuration's results: per (task, length) correct and total, and KV bytes and their F16 size per length. */
     record Outcome(String config, Map<String, int[]> cells, Map<Integer, double[]> memory) {
     }
+
+    static final int EVICT_SINK = 64;
 
     private AccuracySuite() {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> opt = new HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            opt.put(args[i].replaceFirst("^--", ""), args[i + 1]);
+        CommandLineOptions opt = CommandLineOptions.parse(args, "AccuracySuite --model MODEL.gguf --out DIR [--evaldata FILE]"
+                + " [--per-task 8] [--generated N] [--seed 1] [--tasks a,b] [--lengths 4096,8192,16384] [--configs a,b]"
+                + " [--full-layers 0,4] [--threads N] [--gpu-layers -1] | --merge a.md,b.md --out DIR");
+        Path out = Path.of(opt.get("out", "target/accuracy"));
+        Files.createDirectories(out);
+        if (opt.has("merge")) { // tables of separate runs into one table and one plot
+            List<Path> tables = Arrays.stream(opt.get("merge").split(",")).map(Path::of).toList();
+            List<Outcome> outcomes = Report.read(tables);
+            List<Integer> lengths = outcomes.stream().flatMap(o -> o.memory().keySet().stream()).distinct().sorted().toList();
+            Report.write(out, outcomes, lengths, "merged from " + opt.get("merge"), CommandLineOptions.ints(opt.get("full-layers", "0,4")),
+                    String.join(" ", args));
+            return;
+        }
+        if (!opt.has("model")) {
+            throw new IllegalArgumentException("--model is required");
         }
         Path model = Path.of(opt.get("model"));
-        Path out = Path.of(opt.getOrDefault("out", "target/accuracy"));
-        Files.createDirectories(out);
-        List<Integer> lengths = ints(opt.getOrDefault("lengths", "4096,8192,16384"));
-        int perTask = Integer.parseInt(opt.getOrDefault("per-task", "8"));
-        List<String> configs = List.of(opt.getOrDefault("configs", "f16,q8_0,q4_0,pca32-int4,pca64-int4,pca64-f16").split(","));
-        List<Integer> fullLayers = ints(opt.getOrDefault("full-layers", "0,4"));
-        int threads = Integer.parseInt(opt.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
-        List<Prompt> prompts = load(Path.of(opt.get("evaldata")), lengths, perTask);
-        int context = lengths.stream().mapToInt(Integer::intValue).max().orElse(4096) + 512;
+        List<Integer> lengths = CommandLineOptions.ints(opt.get("lengths", "4096,8192,16384"));
+        List<String> configs = List.of(opt.get("configs", "f16,q8_0,q4_0,pca32-int4,pca64-int4,pca64-f16").split(","));
+        List<Integer> fullLayers = CommandLineOptions.ints(opt.get("full-layers", "0,4"));
+        int threads = opt.getInt("threads", Runtime.getRuntime().availableProcessors());
+        int gpuLayers = opt.getInt("gpu-layers", -1);
+        List<String> taskFilter = opt.has("tasks") ? List.of(opt.get("tasks").split(",")) : null;
+
+        List<Prompt> prompts = new ArrayList<>();
+        if (opt.has("evaldata")) {
+            prompts.addAll(load(Path.of(opt.get("evaldata")), lengths, opt.getInt("per-task", 8)));
+        }
+        int generated = opt.getInt("generated", 0);
+        if (generated > 0) {
+            prompts.addAll(generate(model, lengths, generated, Long.parseLong(opt.get("seed", "1")),
+                    taskFilter == null ? TaskGenerator.TASKS : taskFilter));
+        }
+        if (taskFilter != null) {
+            prompts.removeIf(p -> !taskFilter.contains(p.task()));
+        }
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("no prompts: give --evaldata and/or --generated N");
+        }
 
         List<Outcome> outcomes = new ArrayList<>();
         for (String config : configs) {
-            outcomes.add(run(config, model, out, prompts, context, fullLayers, threads));
+            outcomes.add(run(config, model, out, prompts, lengths, fullLayers, threads, gpuLayers, outcomes));
+            Report.write(out, outcomes, lengths, prompts.size() + " prompts", fullLayers, String.join(" ", args));
         }
-        Report.write(out, outcomes, lengths, prompts, fullLayers, String.join(" ", args));
         System.out.println("wrote " + out.resolve("accuracy.md") + " and " + out.resolve("accuracy.png"));
     }
 
-    static Outcome run(String config, Path model, Path out, List<Prompt> prompts, int context, List<Integer> fullLayers,
-                       int threads) throws IOException {
-        DeltaKvChatModel.Builder b = DeltaKvChatModel.builder().modelPath(model).contextSize(context).batchSize(context)
-                .threads(threads).flashAttention(true).temperature(0.0).maxTokens(48);
-        if (config.startsWith("pca")) {
-            // pca<d>-<int4|f16>: a compressor calibrated for this model on the built-in text
-            String[] p = config.substring(3).split("-");
-            int d = Integer.parseInt(p[0]);
-            int bits = p[1].equals("int4") ? 4 : 16;
-            Path side = out.resolve(config + ".deltakv.gguf");
-            if (!Files.exists(side)) {
-                DeltaKvCalibrator.builder().modelPath(model).latentDim(d).latentBits(bits).fullLayers(fullLayers)
-                        .threads(threads).build().calibrate(side);
-            }
-            b.deltaKv(DeltaKvConfig.of(side));
-        } else {
-            b.kvCacheType(config);
-        }
-        Map<String, int[]> cells = new LinkedHashMap<>();
-        Map<Integer, double[]> memory = new LinkedHashMap<>(); // length -> {sum of bytes, sum of F16 bytes}
-        try (DeltaKvChatModel m = b.build()) {
-            int done = 0;
-            for (Prompt pr : prompts) {
-                ChatResponse r = m.chat(pr.messages());
-                String got = r.aiMessage().text() == null ? "" : r.aiMessage().text().strip();
-                int[] c = cells.computeIfAbsent(pr.task() + "@" + pr.length(), k -> new int[2]);
-                c[0] += got.equals(pr.answer()) ? 1 : 0;
-                c[1]++;
-                DeltaKvStats dk = m.engine().kvMemory().deltaKv();
-                double[] mem = memory.computeIfAbsent(pr.length(), k -> new double[2]);
-                if (dk != null) {
-                    mem[0] += dk.bytesUsed();
-                    mem[1] += dk.bytesStock();
-                } else {
-                    long held = m.engine().kvMemory().bytesHeld();
-                    mem[0] += held;
-                    mem[1] += held * f16Factor(config);
+    static List<Prompt> generate(Path model, List<Integer> lengths, int perTask, long seed, List<String> tasks) {
+        List<Prompt> prompts = new ArrayList<>();
+        int context = lengths.stream().mapToInt(Integer::intValue).max().orElse(4096) + 512;
+        try (DeltaKvChatModel m = DeltaKvChatModel.builder().modelPath(model).contextSize(context).gpuLayers(0).build()) {
+            TaskGenerator generator = new TaskGenerator(m.engine()::countPromptTokens, seed);
+            for (int length : lengths) {
+                for (String task : tasks) {
+                    prompts.addAll(generator.generate(task, length, perTask));
+                    System.err.printf("[accuracy] generated %s at %d%n", task, length);
                 }
-                System.err.printf("\r[accuracy] %-11s %3d/%d", config, ++done, prompts.size());
             }
         }
-        System.err.println();
-        return new Outcome(config, cells, memory);
+        return prompts;
+    }
+
+    static Outcome run(String config, Path model, Path out, List<Prompt> prompts, List<Integer> lengths,
+                       List<Integer> fullLayers, int threads, int gpuLayers, List<Outcome> before) throws IOException {
+        Map<String, int[]> cells = new LinkedHashMap<>();
+        Map<Integer, double[]> memory = new LinkedHashMap<>(); // length -> {sum of bytes, sum of their F16 bytes}
+        DeltaKvConfig deltaKv = config.startsWith("pca") ? deltaKv(config, model, out, fullLayers, threads) : null;
+        for (int length : lengths) {
+            List<Prompt> cell = prompts.stream().filter(p -> p.length() == length).toList();
+            DeltaKvChatModel.Builder b = DeltaKvChatModel.builder().modelPath(model).contextSize(length + 512)
+                    .batchSize(length + 512).threads(threads).gpuLayers(gpuLayers).flashAttention(true)
+                    .temperature(0.0).maxTokens(48);
+            if (deltaKv != null) {
+                b.deltaKv(deltaKv);
+            }
+            int kept = 0; // eviction: the positions the cache keeps at most
+            if (config.startsWith("evict")) {
+                double share = config.equals("evict") ? Report.memoryRatio(lastDeltaKv(before), length)
+                        : Integer.parseInt(config.substring(6)) / 100.0;
+                int recent = Math.max(1, (int) Math.round(share * length) - EVICT_SINK);
+                b.kvEviction(EVICT_SINK, recent);
+                kept = EVICT_SINK + recent + 1;
+            } else if (deltaKv == null) {
+                b.kvCacheType(config);
+            }
+            try (DeltaKvChatModel m = b.build()) {
+                int done = 0;
+                for (Prompt pr : cell) {
+                    long t0 = System.nanoTime();
+                    ChatResponse r = m.chat(pr.messages());
+                    String got = r.aiMessage().text() == null ? "" : r.aiMessage().text().strip();
+                    boolean ok = got.equals(pr.answer());
+                    int[] c = cells.computeIfAbsent(pr.task() + "@" + length, k -> new int[2]);
+                    c[0] += ok ? 1 : 0;
+                    c[1]++;
+                    KvMemoryStats kv = m.engine().kvMemory();
+                    double[] mem = memory.computeIfAbsent(length, k -> new double[2]);
+                    if (kv.deltaKv() != null) {
+                        mem[0] += kv.deltaKv().bytesUsed();
+                        mem[1] += kv.deltaKv().bytesStock();
+                    } else if (kept > 0) { // the held cells' bytes, and the same per cell for every position
+                        mem[0] += kv.bytesHeld();
+                        mem[1] += (double) kv.bytesHeld() * kv.tokensHeld() / Math.min(kept, kv.tokensHeld());
+                    } else {
+                        mem[0] += kv.bytesHeld();
+                        mem[1] += kv.bytesHeld() * f16Factor(config);
+                    }
+                    System.err.printf("[accuracy] %-14s %5d %3d/%d %-13s %s %.1fs%n", config, length, ++done, cell.size(),
+                            pr.task(), ok ? "ok  " : "MISS", (System.nanoTime() - t0) / 1e9);
+                }
+            }
+        }
+        // "evict" is named after the configuration whose memory it matched
+        return new Outcome(config.equals("evict") ? "evict@" + lastDeltaKv(before).config() : config, cells, memory);
+    }
+
+    /** pca<d>-<int4|f16>[-full<a.b>][-top<k|all>]: a compressor calibrated for this model on the built-in text. */
+    static DeltaKvConfig deltaKv(String config, Path model, Path out, List<Integer> defaultFull, int threads) throws IOException {
+        String[] p = config.substring(3).split("-");
+        int d = Integer.parseInt(p[0]);
+        int bits = switch (p[1]) {
+            case "int4" -> 4;
+            case "f16" -> 16;
+            default -> throw new IllegalArgumentException("latent type int4 or f16 expected in " + config);
+        };
+        List<Integer> full = defaultFull;
+        Integer topK = null;
+        for (int i = 2; i < p.length; i++) {
+            if (p[i].startsWith("full")) {
+                full = Arrays.stream(p[i].substring(4).split("\\.")).map(Integer::valueOf).toList();
+            } else if (p[i].startsWith("top")) {
+                topK = p[i].equals("topall") ? 1 << 30 : Integer.valueOf(p[i].substring(3));
+            } else {
+                throw new IllegalArgumentException("unknown part " + p[i] + " in " + config);
+            }
+        }
+        String name = "pca" + d + "-" + p[1] + "-full" + full.stream().map(String::valueOf).collect(Collectors.joining("."));
+        Path side = out.resolve(name + ".deltakv.gguf");
+        if (!Files.exists(side)) {
+            DeltaKvCalibrator.builder().modelPath(model).latentDim(d).latentBits(bits).fullLayers(full)
+                    .threads(threads).build().calibrate(side);
+        }
+        return DeltaKvConfig.builder().compressorPath(side).topK(topK).build();
+    }
+
+    /** The DeltaKV configuration listed last before this one (for {@code evict}). */
+    static Outcome lastDeltaKv(List<Outcome> before) {
+        for (int i = before.size() - 1; i >= 0; i--) {
+            if (before.get(i).config().startsWith("pca")) {
+                return before.get(i);
+            }
+        }
+        throw new IllegalArgumentException("'evict' matches the memory of a DeltaKV configuration listed before it");
     }
 
     // bytes of an F16 cache per byte of this type (blocks of 32: q8_0 34 bytes, q4_0 18 bytes, F16 64 bytes)
@@ -158,13 +254,4 @@ public final class AccuracySuite {
         return prompts;
     }
 
-    static List<Integer> ints(String csv) {
-        return Arrays.stream(csv.split(",")).map(String::strip).map(Integer::valueOf).toList();
-    }
-
-    static TreeSet<String> tasks(List<Prompt> prompts) {
-        TreeSet<String> t = new TreeSet<>();
-        prompts.forEach(p -> t.add(p.task()));
-        return t;
-    }
 }

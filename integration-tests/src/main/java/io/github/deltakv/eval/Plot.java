@@ -18,6 +18,19 @@ final class Plot {
     private Plot() {
     }
 
+    /** A white canvas with its title at (x, 30), ready to draw on in black, 12-point sans-serif. */
+    static Graphics2D canvas(BufferedImage img, String title, int x) {
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, img.getWidth(), img.getHeight());
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
+        g.drawString(title, x, 30);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        return g;
+    }
+
     static void write(Path png, List<AccuracySuite.Outcome> outcomes, List<Integer> lengths) throws IOException {
         int w = 900;
         int h = 560;
@@ -26,14 +39,7 @@ final class Plot {
         int top = 50;
         int bottom = 70;
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, w, h);
-        g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-        g.drawString("Accuracy against KV memory (kvtiny, shared eval set)", left, 30);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+        Graphics2D g = canvas(img, "Accuracy against KV memory (kvtiny)", left);
         int pw = w - left - right;
         int ph = h - top - bottom;
         g.drawRect(left, top, pw, ph);
@@ -50,7 +56,9 @@ final class Plot {
         g.drawString("KV memory, % of the F16 cache", left + pw / 2 - 90, h - 25);
         g.drawString("accuracy %", 10, top - 10);
         Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
-            new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127)};
+            new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
+            new Color(188, 189, 34), new Color(23, 190, 207), new Color(0, 0, 128), new Color(128, 0, 0),
+            new Color(0, 128, 128), new Color(255, 215, 0), new Color(0, 0, 0), new Color(135, 206, 250)};
         int[] shapes = {0, 1, 2};
         for (int li = 0; li < lengths.size(); li++) {
             for (int oi = 0; oi < outcomes.size(); oi++) {

@@ -302,6 +302,12 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
+        /** Sink + recent-window eviction on the stock cache; see {@link DeltaKvEngine.Builder#kvEviction}. */
+        public B kvEviction(int sinkTokens, int recentTokens) {
+            engineBuilder.kvEviction(sinkTokens, recentTokens);
+            return (B) this;
+        }
+
         /** Progress of model loading and long prompt evaluation. */
         public B progressListener(DeltaKvEngine.ProgressListener progressListener) {
             engineBuilder.progressListener(progressListener);

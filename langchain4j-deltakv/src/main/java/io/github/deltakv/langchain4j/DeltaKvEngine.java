@@ -55,6 +55,8 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final boolean supportsTools;
     private final PrefixCache prefixCache;
     private final int maxQueuedCalls;
+    /** Window eviction drops the middle of the cache: nothing held can be reused by the next call. */
+    private final boolean evicting;
     /** Calls running or waiting for their turn. */
     private final AtomicInteger callsInFlight = new AtomicInteger();
 
@@ -79,7 +81,15 @@ public final class DeltaKvEngine implements AutoCloseable {
         if (cacheBytes < 0) {
             throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
         }
-        this.prefixCache = new PrefixCache(cacheBytes);
+        this.evicting = b.evictRecentTokens != null && b.evictRecentTokens > 0;
+        if (b.evictRecentTokens != null && (b.evictSinkTokens < 0 || b.evictRecentTokens < 0)) {
+            throw new IllegalArgumentException("kvEviction needs sinkTokens and recentTokens >= 0, got "
+                    + b.evictSinkTokens + " and " + b.evictRecentTokens);
+        }
+        if (evicting && b.deltaKv != null) {
+            throw new IllegalArgumentException("kvEviction cannot be combined with deltaKv");
+        }
+        this.prefixCache = new PrefixCache(evicting ? 0 : cacheBytes);
         this.maxQueuedCalls = b.maxQueuedCalls == null ? Integer.MAX_VALUE : b.maxQueuedCalls;
         if (maxQueuedCalls < 0) {
             throw new IllegalArgumentException("maxQueuedCalls must be >= 0, got " + maxQueuedCalls);
@@ -98,6 +108,9 @@ public final class DeltaKvEngine implements AutoCloseable {
                     b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
                     dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
                     dk == null ? null : dk.nativeFullLayers(), kvType);
+            if (evicting) {
+                LlamaNative.setEviction(s.session, b.evictSinkTokens, b.evictRecentTokens);
+            }
         } catch (RuntimeException e) {
             s.run();
             throw e;
@@ -246,7 +259,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         int[] generated = collector.tokens();
         int[] all = Arrays.copyOf(tokens, tokens.length + generated.length);
         System.arraycopy(generated, 0, all, tokens.length, generated.length);
-        cachedTokens = Arrays.copyOf(all, Math.min(r[3], all.length));
+        cachedTokens = evicting ? new int[0] : Arrays.copyOf(all, Math.min(r[3], all.length));
         return new Completion(collector.text(), tokens.length, keep, r[1], r[2], r[0], kvMemoryLocked());
     }
 
@@ -466,6 +479,8 @@ public final class DeltaKvEngine implements AutoCloseable {
         private Integer maxQueuedCalls;
         private DeltaKvConfig deltaKv;
         private String kvCacheType;
+        private Integer evictSinkTokens;
+        private Integer evictRecentTokens;
 
         public Builder() {
         }
@@ -542,6 +557,19 @@ public final class DeltaKvEngine implements AutoCloseable {
         /** DeltaKV compressed KV memory (default: none, the stock F16 cache). */
         public Builder deltaKv(DeltaKvConfig deltaKv) {
             this.deltaKv = deltaKv;
+            return this;
+        }
+
+        /**
+         * Sink + recent-window eviction on the stock cache (StreamingLLM's rule; default off), the baseline
+         * DeltaKV is measured against: after each prompt batch and each generated token the cache keeps only the
+         * first {@code sinkTokens} and the last {@code recentTokens} positions, so it never holds more than their
+         * sum plus one batch. The middle of a long prompt is forgotten; no prefix reuse between calls. Not with
+         * {@link #deltaKv}. {@code recentTokens} 0 turns it off.
+         */
+        public Builder kvEviction(int sinkTokens, int recentTokens) {
+            this.evictSinkTokens = sinkTokens;
+            this.evictRecentTokens = recentTokens;
             return this;
         }
 

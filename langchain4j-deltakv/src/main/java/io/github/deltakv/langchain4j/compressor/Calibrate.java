@@ -1,11 +1,10 @@
 package io.github.deltakv.langchain4j.compressor;
 
+import io.github.deltakv.langchain4j.internal.CommandLineOptions;
+
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * Command line: make a DeltaKV compressor for a GGUF model (see {@link DeltaKvCalibrator}).
@@ -21,36 +20,29 @@ public final class Calibrate {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> opt = new HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            if (!args[i].startsWith("--")) {
-                usage("unexpected argument " + args[i]);
-            }
-            opt.put(args[i].substring(2), args[i + 1]);
-        }
-        if (args.length % 2 != 0 || !opt.containsKey("model") || !opt.containsKey("out") || !opt.containsKey("latent-dim")) {
-            usage("--model, --out and --latent-dim are required");
-        }
+        CommandLineOptions opt = CommandLineOptions.parse(args, "Calibrate --model MODEL.gguf --out OUT.gguf --latent-dim D"
+                + " [--latent-bits 4|16] [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens N] [--threads N]",
+                "model", "out", "latent-dim");
         DeltaKvCalibrator.Builder b = DeltaKvCalibrator.builder()
                 .modelPath(Path.of(opt.get("model")))
                 .latentDim(Integer.parseInt(opt.get("latent-dim")))
                 .progress(Calibrate::bar);
-        if (opt.containsKey("latent-bits")) {
+        if (opt.has("latent-bits")) {
             b.latentBits(Integer.parseInt(opt.get("latent-bits")));
         }
         String full = opt.get("full-layers");
         if (full != null && full.startsWith("auto:")) {
             b.fullLayerCount(Integer.valueOf(full.substring(5))); // chosen from attention overlap
         } else if (full != null) {
-            b.fullLayers(Arrays.stream(full.split(",")).map(String::strip).map(Integer::valueOf).toList());
+            b.fullLayers(CommandLineOptions.ints(full));
         }
-        if (opt.containsKey("text")) {
+        if (opt.has("text")) {
             b.text(Files.readString(Path.of(opt.get("text")), StandardCharsets.UTF_8));
         }
-        if (opt.containsKey("max-tokens")) {
+        if (opt.has("max-tokens")) {
             b.maxTokens(Integer.parseInt(opt.get("max-tokens")));
         }
-        if (opt.containsKey("threads")) {
+        if (opt.has("threads")) {
             b.threads(Integer.parseInt(opt.get("threads")));
         }
         DeltaKvCalibrator.Result r = b.build().calibrate(Path.of(opt.get("out")));
@@ -66,12 +58,5 @@ public final class Calibrate {
         int done = (int) Math.round(Math.max(0, Math.min(1, fraction)) * width);
         System.err.printf("\r[calibrate] %-24.24s [%s%s] %3d%%", stage, "#".repeat(done), " ".repeat(width - done),
                 Math.round(100 * fraction));
-    }
-
-    private static void usage(String why) {
-        System.err.println(why);
-        System.err.println("usage: Calibrate --model MODEL.gguf --out OUT.gguf --latent-dim D [--latent-bits 4|16]"
-                + " [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens N] [--threads N]");
-        System.exit(2);
     }
 }

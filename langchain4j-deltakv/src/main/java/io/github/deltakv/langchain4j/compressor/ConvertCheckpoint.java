@@ -1,10 +1,9 @@
 package io.github.deltakv.langchain4j.compressor;
 
+import io.github.deltakv.langchain4j.internal.CommandLineOptions;
+
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Command line: convert a paper compressor checkpoint (safetensors file or directory) into a DeltaKV side
@@ -21,19 +20,12 @@ public final class ConvertCheckpoint {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> opt = new HashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            opt.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-        }
-        if (args.length % 2 != 0 || !opt.containsKey("checkpoint") || !opt.containsKey("model") || !opt.containsKey("out")) {
-            System.err.println("usage: ConvertCheckpoint --checkpoint DIR|FILE --model MODEL.gguf --out OUT.gguf"
-                    + " [--full-layers 0,1,2,8,18] [--latent-bits 16|4] [--permute-k true|false]");
-            System.exit(2);
-        }
-        List<Integer> full = opt.containsKey("full-layers")
-                ? Arrays.stream(opt.get("full-layers").split(",")).map(String::strip).map(Integer::valueOf).toList() : null;
-        int bits = Integer.parseInt(opt.getOrDefault("latent-bits", "16"));
-        Boolean permute = opt.containsKey("permute-k") ? Boolean.valueOf(opt.get("permute-k")) : null;
+        CommandLineOptions opt = CommandLineOptions.parse(args, "ConvertCheckpoint --checkpoint DIR|FILE --model MODEL.gguf"
+                + " --out OUT.gguf [--full-layers 0,1,2,8,18] [--latent-bits 16|4] [--permute-k true|false]",
+                "checkpoint", "model", "out");
+        List<Integer> full = opt.has("full-layers") ? CommandLineOptions.ints(opt.get("full-layers")) : null;
+        int bits = opt.getInt("latent-bits", 16);
+        Boolean permute = opt.has("permute-k") ? Boolean.valueOf(opt.get("permute-k")) : null;
         CheckpointConverter.Result r = CheckpointConverter.convert(Path.of(opt.get("checkpoint")), Path.of(opt.get("model")),
                 Path.of(opt.get("out")), full, bits, permute);
         System.out.printf("wrote %s: %s encoder (hidden %d), latent %d, %d compressed layers, K %s%n", r.sideFile(),

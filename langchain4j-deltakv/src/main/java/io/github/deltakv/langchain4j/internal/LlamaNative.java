@@ -54,6 +54,13 @@ public final class LlamaNative {
     public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
                                          String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType);
 
+    /**
+     * Sink + recent-window eviction (0 recent = off): the cache keeps the first {@code sinkTokens} and the last
+     * {@code recentTokens} positions of the sequence and drops the middle after each prompt chunk and each
+     * generated token (positions are not shifted). Not with DeltaKV.
+     */
+    public static native void setEviction(long session, int sinkTokens, int recentTokens);
+
     public static native void freeSession(long session);
 
     public static native int[] tokenize(long model, byte[] utf8, boolean addSpecial, boolean parseSpecial);
