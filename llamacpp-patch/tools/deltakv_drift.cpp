@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,23 +35,19 @@ int main(int argc, char ** argv) {
         fprintf(stderr, "usage: %s MODEL SIDEFILE TEXT_FILE [--ctx N] [--steps N] [--gpu N] [--top-k N]\n", argv[0]);
         return 2;
     }
-    std::map<std::string, std::string> opt;
-    for (int i = 4; i + 1 < argc; i += 2) {
-        opt[argv[i]] = argv[i + 1];
-    }
-    auto get = [&](const char * k, long d) { return opt.count(k) ? std::stol(opt[k]) : d; };
-    const int32_t n_ctx = (int32_t) get("--ctx", 8192);
-    const int32_t steps = (int32_t) get("--steps", 64);
+    const tool_options opt(argc, argv, 4);
+    const int32_t n_ctx = (int32_t) opt.num("--ctx", 8192);
+    const int32_t steps = (int32_t) opt.num("--steps", 64);
 
     tool_init();
     llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = (int32_t) get("--gpu", 0);
+    mp.n_gpu_layers = (int32_t) opt.num("--gpu", 0);
     llama_model * model = llama_model_load_from_file(argv[1], mp);
     if (model == nullptr) {
         return 1;
     }
     llama_deltakv_params dp = llama_deltakv_default_params();
-    dp.top_k = (int32_t) get("--top-k", -1);
+    dp.top_k = (int32_t) opt.num("--top-k", -1);
     llama_deltakv * dkv = llama_deltakv_load(model, argv[2], dp);
     if (dkv == nullptr) {
         return 1;

@@ -7,23 +7,13 @@
 // --fill N it then decodes N random tokens as one prompt and one more step into a DeltaKV context and
 // reports the bytes those tokens use, by class. Prints one "key=value" line per measure.
 #include "tool_common.h"
-#include "llama-ext.h"
+#include "tool_kv_bytes.h"
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
-
-static int64_t kv_bytes(llama_context * ctx) {
-    int64_t total = 0;
-    for (const auto & [buft, mb] : llama_get_memory_breakdown(ctx)) {
-        (void) buft;
-        total += (int64_t) mb.context;
-    }
-    return total;
-}
 
 static llama_context * make_ctx(llama_model * model, uint32_t n_ctx, uint32_t n_batch, const llama_deltakv * dkv) {
     llama_context_params cp = llama_context_default_params();
@@ -40,19 +30,15 @@ int main(int argc, char ** argv) {
         fprintf(stderr, "usage: %s MODEL SIDEFILE [--ctx N] [--batch N] [--gpu N] [--fill N]\n", argv[0]);
         return 2;
     }
-    std::map<std::string, std::string> opt;
-    for (int i = 3; i + 1 < argc; i += 2) {
-        opt[argv[i]] = argv[i + 1];
-    }
-    auto get = [&](const char * k, long d) { return opt.count(k) ? std::stol(opt[k]) : d; };
-    const uint32_t n_ctx   = (uint32_t) get("--ctx", 131072);
-    const uint32_t n_batch = (uint32_t) get("--batch", 2048);
-    const int32_t  n_fill  = (int32_t) get("--fill", 0);
+    const tool_options opt(argc, argv, 3);
+    const uint32_t n_ctx   = (uint32_t) opt.num("--ctx", 131072);
+    const uint32_t n_batch = (uint32_t) opt.num("--batch", 2048);
+    const int32_t  n_fill  = (int32_t) opt.num("--fill", 0);
 
     tool_init();
 
     llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = (int32_t) get("--gpu", 0);
+    mp.n_gpu_layers = (int32_t) opt.num("--gpu", 0);
     llama_model * model = llama_model_load_from_file(argv[1], mp);
     if (model == nullptr) {
         return 1;
@@ -69,7 +55,7 @@ int main(int argc, char ** argv) {
         if (ctx == nullptr) {
             return 1;
         }
-        stock = kv_bytes(ctx);
+        stock = tool_kv_bytes(ctx);
         llama_free(ctx);
     }
     printf("n_ctx=%u\nn_batch=%u\nstock_f16_bytes=%lld\n", n_ctx, n_batch, (long long) stock);
@@ -80,7 +66,7 @@ int main(int argc, char ** argv) {
     }
     llama_deltakv_stats st{};
     llama_deltakv_get_stats(ctx, &st);
-    const int64_t alloc = kv_bytes(ctx);
+    const int64_t alloc = tool_kv_bytes(ctx);
     printf("deltakv_alloc_bytes=%lld\ndeltakv_stats_alloc_bytes=%lld\nstats_alloc_bytes_stock=%lld\n",
            (long long) alloc, (long long) st.alloc_bytes, (long long) st.alloc_bytes_stock);
     printf("alloc_ratio=%.4f\n", (double) alloc / (double) stock);

@@ -6,6 +6,8 @@
 #include "llama.h"
 
 #include <cstdio>
+#include <map>
+#include <string>
 #include <vector>
 
 // llama.cpp's log goes to stderr for errors only (and warnings when asked); then the backends are loaded.
@@ -42,3 +44,26 @@ inline bool tool_decode(llama_context * ctx, const std::vector<llama_token> & to
                         llama_seq_id seq = 0) {
     return tool_decode(ctx, tokens.data(), (int32_t) tokens.size(), pos0, seq);
 }
+
+// "--key value" pairs of the command line, from argv[first] on.
+struct tool_options {
+    std::map<std::string, std::string> values;
+
+    tool_options(int argc, char ** argv, int first) {
+        for (int i = first; i + 1 < argc; i += 2) {
+            values[argv[i]] = argv[i + 1];
+        }
+    }
+
+    bool has(const char * key) const { return values.count(key) != 0; }
+
+    long num(const char * key, long otherwise) const {
+        auto it = values.find(key);
+        return it == values.end() ? otherwise : std::stol(it->second);
+    }
+
+    std::string str(const char * key, const std::string & otherwise) const {
+        auto it = values.find(key);
+        return it == values.end() ? otherwise : it->second;
+    }
+};

@@ -1,0 +1,162 @@
+package io.github.deltakv.eval;
+
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import javax.imageio.ImageIO;
+
+/**
+ * The speed benchmark's table and plot, from the {@code speed-<single|batch>-<depth>-<config>.txt} files that
+ * {@code llamacpp-patch/scripts/gpu-speed-bench.sh} writes on the GPU machine (key=value lines of
+ * {@code deltakv-speed-bench}): {@code speed.md} (each measure, and its ratio to stock F16 from the same run)
+ * and {@code speed.png} (decode tokens/s per configuration).
+ *
+ * <pre>SpeedReport RESULTS_DIR</pre>
+ */
+public final class SpeedReport {
+
+    static final List<String> CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv");
+    static final int[] DEPTHS = {32768, 131072};
+
+    private SpeedReport() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path dir = Path.of(args[0]);
+        StringBuilder md = new StringBuilder("# Speed on the H200: stock llama.cpp against DeltaKV\n\n");
+        md.append("Written by `SpeedReport` from the `speed-*.txt` files beside it (`gpu-speed-bench.sh`). Ratios are to ")
+                .append("stock F16 in the same run. Prefill: one sequence's prompt in one call (time to first token). ")
+                .append("Decode: 512 steps after the prompt, batch 1 (p50 / p99 / max step; the first step after the ")
+                .append("prompt is where DeltaKV compresses it). Batch: the most sequences whose KV fits in 16 GiB, 64 ")
+                .append("steps, tokens/s over all sequences.\n\n")
+                .append("Commands: on the GPU machine, one device call each (`OUT` kept on the machine between calls), ")
+                .append("`llamacpp-patch/scripts/gpu-speed-bench.sh build OUT`, `... single OUT 32768`, `... single OUT 131072`, ")
+                .append("`... batch OUT 32768 16`; then here `mvn -B -q -Pspeed-report verify -pl integration-tests ")
+                .append("-Dspeed.dir=$PWD/results/speed-h200`. Model: `deltakv-random-model --preset llama31-8b` (F16 ")
+                .append("weights); compressor: `deltakv-sidefile write ... --kind random --encoder swiglu --ff 3072 ")
+                .append("--latent-dim 512 --bits 4 --full-layers 0,1,2,8,18` (the paper's Llama-3.1-8B settings).\n\n");
+        md.append("| measure | depth | f16 | q8_0 | q4_0 | deltakv | deltakv / f16 |\n|---|---|---|---|---|---|---|\n");
+        for (int depth : DEPTHS) {
+            row(md, dir, "single", depth, "KV bytes allocated (GiB)", "kv_alloc_bytes", 1.0 / (1L << 30));
+            row(md, dir, "single", depth, "KV bytes used by the tokens (GiB; stock: allocated)", "kv_used_bytes", 1.0 / (1L << 30));
+            row(md, dir, "single", depth, "time to first token (s)", "prefill_s", 1);
+            row(md, dir, "single", depth, "decode tokens/s, batch 1", "decode_tok_s", 1);
+            row(md, dir, "single", depth, "step ms p50", "step_ms_p50", 1);
+            row(md, dir, "single", depth, "step ms p99", "step_ms_p99", 1);
+            row(md, dir, "single", depth, "step ms max", "step_ms_max", 1);
+            row(md, dir, "batch", depth, "sequences in 16 GiB", "seqs", 1);
+            row(md, dir, "batch", depth, "decode tokens/s, all sequences", "decode_tok_s", 1);
+            row(md, dir, "batch", depth, "step ms p50", "step_ms_p50", 1);
+        }
+        Files.writeString(dir.resolve("speed.md"), md.toString());
+        plot(dir);
+        System.out.println("wrote " + dir.resolve("speed.md") + " and " + dir.resolve("speed.png"));
+    }
+
+    private static void row(StringBuilder md, Path dir, String phase, int depth, String label, String key, double scale)
+            throws IOException {
+        Double[] v = new Double[CONFIGS.size()];
+        boolean any = false;
+        for (int i = 0; i < v.length; i++) {
+            Map<String, String> m = read(dir, phase, depth, CONFIGS.get(i));
+            String s = m.get(key);
+            if (s == null && key.equals("kv_used_bytes") && !m.isEmpty()) {
+                s = m.get("kv_alloc_bytes");
+            }
+            v[i] = s == null ? null : Double.parseDouble(s) * scale;
+            any |= v[i] != null;
+        }
+        if (!any) {
+            return;
+        }
+        md.append("| ").append(label).append(" | ").append(depth / 1024).append("K |");
+        for (Double x : v) {
+            md.append(' ').append(x == null ? "-" : format(x)).append(" |");
+        }
+        md.append(v[0] == null || v[3] == null ? " - |\n" : String.format(Locale.ROOT, " %.2fx |%n", v[3] / v[0]));
+    }
+
+    static Map<String, String> read(Path dir, String phase, int depth, String config) throws IOException {
+        Path f = dir.resolve("speed-" + phase + "-" + depth + "-" + config + ".txt");
+        Map<String, String> m = new HashMap<>();
+        if (Files.exists(f)) {
+            for (String line : Files.readAllLines(f)) {
+                int eq = line.indexOf('=');
+                if (eq > 0) {
+                    m.put(line.substring(0, eq), line.substring(eq + 1));
+                }
+            }
+        }
+        return m;
+    }
+
+    private static String format(double x) {
+        return x >= 100 || x == Math.rint(x) ? String.format(Locale.ROOT, "%.0f", x) : String.format(Locale.ROOT, "%.2f", x);
+    }
+
+    /** Bars: decode tokens/s per configuration for batch 1 at each depth and for the 16 GiB batch. */
+    private static void plot(Path dir) throws IOException {
+        String[][] groups = {{"single", "32768", "batch 1, 32K"}, {"single", "131072", "batch 1, 128K"},
+            {"batch", "32768", "max batch in 16 GiB, 32K"}, {"batch", "131072", "max batch in 16 GiB, 128K"}};
+        double max = 1;
+        double[][] v = new double[groups.length][CONFIGS.size()];
+        for (int gi = 0; gi < groups.length; gi++) {
+            for (int ci = 0; ci < CONFIGS.size(); ci++) {
+                String s = read(dir, groups[gi][0], Integer.parseInt(groups[gi][1]), CONFIGS.get(ci)).get("decode_tok_s");
+                v[gi][ci] = s == null ? -1 : Double.parseDouble(s);
+                max = Math.max(max, v[gi][ci]);
+            }
+        }
+        int w = 960;
+        int h = 520;
+        int left = 70;
+        int top = 50;
+        int pw = w - left - 180;
+        int ph = h - top - 80;
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = Plot.canvas(img, "Decode tokens/s on one H200 (Llama-3.1-8B shape, random weights)", left);
+        double step = Math.pow(10, Math.floor(Math.log10(max)));
+        double axisMax = Math.ceil(max / step) * step;
+        for (double y = 0; y <= axisMax + 1e-9; y += step / 2) {
+            int py = top + ph - (int) (ph * y / axisMax);
+            g.setColor(new Color(230, 230, 230));
+            g.drawLine(left, py, left + pw, py);
+            g.setColor(Color.BLACK);
+            g.drawString(String.format(Locale.ROOT, "%.0f", y), left - 40, py + 4);
+        }
+        g.drawRect(left, top, pw, ph);
+        Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40)};
+        int gw = pw / groups.length;
+        int bw = (gw - 30) / CONFIGS.size();
+        for (int gi = 0; gi < groups.length; gi++) {
+            int gx = left + gi * gw + 15;
+            for (int ci = 0; ci < CONFIGS.size(); ci++) {
+                if (v[gi][ci] < 0) {
+                    continue;
+                }
+                int bh = (int) (ph * v[gi][ci] / axisMax);
+                g.setColor(colors[ci]);
+                g.fillRect(gx + ci * bw, top + ph - bh, bw - 4, bh);
+                g.setColor(Color.BLACK);
+                g.drawString(String.format(Locale.ROOT, "%.0f", v[gi][ci]), gx + ci * bw, top + ph - bh - 4);
+            }
+            g.drawString(groups[gi][2], gx, top + ph + 20);
+        }
+        for (int ci = 0; ci < CONFIGS.size(); ci++) {
+            g.setColor(colors[ci]);
+            g.fillRect(left + pw + 20, top + 10 + 20 * ci, 12, 12);
+            g.setColor(Color.BLACK);
+            g.drawString(CONFIGS.get(ci), left + pw + 38, top + 21 + 20 * ci);
+        }
+        g.dispose();
+        ImageIO.write(img, "png", dir.resolve("speed.png").toFile());
+    }
+}

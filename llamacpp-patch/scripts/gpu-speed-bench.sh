@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# On the GPU machine (no Java, no network): speed of stock llama.cpp (F16, Q8_0, Q4_0 KV) against DeltaKV on a
+# random-weight model of Llama-3.1-8B's full shape (F16 weights; speed does not depend on weight values), all
+# in one run on the same GPU. One phase a call, so that each stays inside the device's 10-minute limit; the
+# machine keeps the build, the model and earlier results between calls while it is held.
+#
+# usage (from the repo root):
+#   gpu-speed-bench.sh build OUT_DIR            build the CUDA variant; make the model and the compressor
+#   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
+#   gpu-speed-bench.sh batch OUT_DIR DEPTH GIB   decode throughput at the largest batch of DEPTH-token
+#                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
+#                                                single run)
+# Every measure lands in OUT_DIR/speed-<phase>-<depth>-<config>.txt as key=value lines.
+#   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
+# Compressor: the paper's Llama-3.1-8B settings (full layers 0,1,2,8,18; latent 512, int4; SwiGLU encoder of
+# width 3072, linear decoder), random weights of those shapes.
+set -euo pipefail
+phase=${1:?usage: gpu-speed-bench.sh build|single|batch OUT_DIR ...}
+out=${2:?usage: gpu-speed-bench.sh build|single|batch OUT_DIR ...}
+mkdir -p "$out"
+work=${DELTAKV_BENCH_WORK:-/tmp/dkv-speed}
+mkdir -p "$work"
+export DELTAKV_CACHE=${DELTAKV_CACHE:-/tmp/dkv} DELTAKV_JOBS=${DELTAKV_JOBS:-$(nproc)}
+configs=(f16 q8_0 q4_0 deltakv)
+
+run_config() { # run_config CONFIG ARGS... : the speed bench for one configuration
+  local config=$1
+  shift
+  local bin
+  bin=$(cat "$work/bin-dir")
+  if [ "$config" = deltakv ]; then
+    "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
+  else
+    "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --kv "$config" "$@"
+  fi
+}
+
+case "$phase" in
+build)
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+  start=$(date +%s)
+  bash llamacpp-patch/scripts/build-native.sh cuda "$work/natives"
+  echo "cuda build: $(( $(date +%s) - start )) s" | tee -a "$out/gpu.txt"
+  cp "$work/natives/BUILD-INFO" "$out/"
+  build=$(sed -n 's/^build.dir=//p' "$work/natives/BUILD-INFO")
+  echo "$build/bin" > "$work/bin-dir"
+  start=$(date +%s)
+  "$build/bin/deltakv-random-model" "$build/../llama.cpp/models/ggml-vocab-llama-bpe.gguf" "$work/llama31-8b.gguf" \
+    --preset llama31-8b
+  "$build/bin/deltakv-sidefile" write "$work/llama31-8b.gguf" "$work/llama31-8b.deltakv.gguf" --kind random \
+    --encoder swiglu --ff 3072 --latent-dim 512 --bits 4 --full-layers 0,1,2,8,18 >/dev/null
+  echo "model + compressor: $(( $(date +%s) - start )) s, $(du -h "$work/llama31-8b.gguf" | cut -f1)" | tee -a "$out/gpu.txt"
+  ;;
+single)
+  depth=${3:?DEPTH}
+  for c in "${configs[@]}"; do
+    echo "== $c, depth $depth, batch 1"
+    run_config "$c" --depth "$depth" --steps 512 --seqs 1 2>&1 | tee "$out/speed-single-$depth-$c.txt" | grep -v step_ms_all
+  done
+  ;;
+batch)
+  depth=${3:?DEPTH}
+  gib=${4:?GIB}
+  for c in "${configs[@]}"; do
+    # a sequence's bytes: the stock cache's allocation; DeltaKV's used bytes after the single run (its exact-row
+    # pool for one call's new tokens is shared by all sequences and comes on top: see kv_alloc_bytes)
+    key=kv_alloc_bytes
+    [ "$c" = deltakv ] && key=kv_used_bytes
+    bytes=$(sed -n "s/^$key=//p" "$out/speed-single-$depth-$c.txt")
+    seqs=$(( gib * 1024 * 1024 * 1024 / bytes ))
+    echo "== $c, depth $depth, $seqs sequences in $gib GiB ($bytes bytes each)"
+    run_config "$c" --depth "$depth" --steps 64 --seqs "$seqs" 2>&1 | tee "$out/speed-batch-$depth-$c.txt" | grep -v step_ms_all
+  done
+  ;;
+*)
+  echo "unknown phase $phase" >&2
+  exit 2
+  ;;
+esac
