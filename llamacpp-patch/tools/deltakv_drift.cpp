@@ -11,8 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -40,9 +38,7 @@ int main(int argc, char ** argv) {
     const int32_t steps = (int32_t) opt.num("--steps", 64);
 
     tool_init();
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = (int32_t) opt.num("--gpu", 0);
-    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    llama_model * model = tool_load_model(argv[1], (int32_t) opt.num("--gpu", 0));
     if (model == nullptr) {
         return 1;
     }
@@ -55,15 +51,7 @@ int main(int argc, char ** argv) {
     const llama_vocab * vocab = llama_model_get_vocab(model);
     const int32_t n_vocab = llama_vocab_n_tokens(vocab);
 
-    std::stringstream text;
-    text << std::ifstream(argv[3]).rdbuf();
-    std::string corpus = text.str();
-    while (corpus.size() < 6 * (size_t) n_ctx) {
-        corpus += "\n" + text.str();
-    }
-    std::vector<llama_token> tokens(corpus.size() + 8);
-    tokens.resize(llama_tokenize(vocab, corpus.data(), (int32_t) corpus.size(), tokens.data(), (int32_t) tokens.size(),
-                                 true, false));
+    const std::vector<llama_token> tokens = tool_tokenize_file(vocab, argv[3], 6 * (size_t) n_ctx);
     const int32_t n_prompt = n_ctx - steps - 1;
     if ((int32_t) tokens.size() < n_ctx) {
         fprintf(stderr, "text too short\n");

@@ -11,9 +11,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,32 +43,21 @@ int main(int argc, char ** argv) {
                 argv[0]);
         return 2;
     }
-    std::map<std::string, std::string> opt;
-    for (int i = 4; i + 1 < argc; i += 2) {
-        opt[argv[i]] = argv[i + 1];
-    }
-    auto get = [&](const char * k, const char * d) { return opt.count(k) ? opt[k] : std::string(d); };
-    const int32_t steps  = std::stoi(get("--steps", "16"));
-    const int32_t ubatch = std::stoi(get("--ubatch", "64"));
-    const std::string fa  = get("--fa", "off");
-    const std::string ctk = get("--ctk", "f16");
+    const tool_options opt(argc, argv, 4);
+    const int32_t steps  = (int32_t) opt.num("--steps", 16);
+    const int32_t ubatch = (int32_t) opt.num("--ubatch", 64);
+    const std::string fa  = opt.str("--fa", "off");
+    const std::string ctk = opt.str("--ctk", "f16");
 
     tool_init();
 
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = 0;
-    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    llama_model * model = tool_load_model(argv[1], 0);
     if (model == nullptr) {
         return 1;
     }
     const llama_vocab * vocab = llama_model_get_vocab(model);
 
-    std::stringstream text;
-    text << std::ifstream(argv[2]).rdbuf();
-    const std::string prompt = text.str();
-    std::vector<llama_token> tokens(prompt.size() + 8);
-    tokens.resize(llama_tokenize(vocab, prompt.data(), (int32_t) prompt.size(), tokens.data(), (int32_t) tokens.size(),
-                                 true, false));
+    const std::vector<llama_token> tokens = tool_tokenize_file(vocab, argv[2], 0);
 
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx           = 2048;

@@ -18,8 +18,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -203,41 +201,28 @@ int main(int argc, char ** argv) {
         fprintf(stderr, "usage: %s MODEL TEXT_FILE IDENTITY_SIDEFILE RANDOM_SIDEFILE [--gpu N] [--ctx N]\n", argv[0]);
         return 100;
     }
-    std::map<std::string, std::string> opt;
-    for (int i = 5; i + 1 < argc; i += 2) {
-        opt[argv[i]] = argv[i + 1];
-    }
-    g_gpu_layers          = opt.count("--gpu") ? std::stoi(opt["--gpu"]) : 0;
-    const uint32_t ctx_8k = opt.count("--ctx") ? (uint32_t) std::stoul(opt["--ctx"]) : 8192;
+    const tool_options opt(argc, argv, 5);
+    g_gpu_layers          = (int32_t) opt.num("--gpu", 0);
+    const uint32_t ctx_8k = (uint32_t) opt.num("--ctx", 8192);
     const char * identity = argv[3];
     const char * random   = argv[4];
 
     tool_init(true);
 
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = g_gpu_layers;
-    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    llama_model * model = tool_load_model(argv[1], g_gpu_layers);
     if (model == nullptr) {
         return 100;
     }
     const llama_vocab * vocab = llama_model_get_vocab(model);
     const int32_t n_vocab = llama_vocab_n_tokens(vocab);
 
-    std::stringstream text;
-    text << std::ifstream(argv[2]).rdbuf();
-    std::string corpus = text.str();
-    while (corpus.size() < 8 * (size_t) ctx_8k) {
-        corpus += "\n" + text.str();
-    }
-    std::vector<llama_token> all(corpus.size() + 8);
-    all.resize(llama_tokenize(vocab, corpus.data(), (int32_t) corpus.size(), all.data(), (int32_t) all.size(), true,
-                              false));
+    const std::vector<llama_token> all = tool_tokenize_file(vocab, argv[2], 8 * (size_t) ctx_8k);
     auto prefix = [&](size_t n) { return std::vector<llama_token>(all.begin(), all.begin() + std::min(n, all.size())); };
 
     // --- identity compressor: the compressed memory computes what the stock cache computes ----------------
     // Tolerance: a few times the rounding of the cache itself, measured here as stock F16 against stock F32
     // (without flash attention, which reads F16 in both cases); this small model is sensitive to it.
-    const std::vector<llama_token> p1 = prefix(opt.count("--p1") ? std::stoul(opt["--p1"]) : 1500);
+    const std::vector<llama_token> p1 = prefix((size_t) opt.num("--p1", 1500));
     const int32_t n_gen = 12;
     double tol = 1e-3;
     std::vector<llama_token> forced;

@@ -53,9 +53,7 @@ int main(int argc, char ** argv) {
 
     tool_init();
 
-    llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = (int32_t) opt.num("--gpu", 99);
-    llama_model * model = llama_model_load_from_file(argv[1], mp);
+    llama_model * model = tool_load_model(argv[1], (int32_t) opt.num("--gpu", 99));
     if (model == nullptr) {
         return 1;
     }

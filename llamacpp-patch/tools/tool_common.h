@@ -6,7 +6,9 @@
 #include "llama.h"
 
 #include <cstdio>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,28 @@ inline void tool_init(bool warnings = false) {
     }, nullptr);
     ggml_backend_load_all();
     llama_backend_init();
+}
+
+// The model at path with n_gpu_layers offloaded; nullptr when it cannot be loaded (llama.cpp logs why).
+inline llama_model * tool_load_model(const char * path, int32_t n_gpu_layers) {
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = n_gpu_layers;
+    return llama_model_load_from_file(path, mp);
+}
+
+// The tokens of a text file (BOS first, no special tokens parsed), the text repeated, a newline between
+// copies, until it has at least min_chars characters.
+inline std::vector<llama_token> tool_tokenize_file(const llama_vocab * vocab, const char * path, size_t min_chars) {
+    std::stringstream text;
+    text << std::ifstream(path).rdbuf();
+    std::string corpus = text.str();
+    while (corpus.size() < min_chars) {
+        corpus += "\n" + text.str();
+    }
+    std::vector<llama_token> tokens(corpus.size() + 8);
+    tokens.resize(llama_tokenize(vocab, corpus.data(), (int32_t) corpus.size(), tokens.data(), (int32_t) tokens.size(),
+                                 true, false));
+    return tokens;
 }
 
 // Decodes n tokens of sequence seq at positions pos0, pos0 + 1, ...; logits for the last one only.
