@@ -73,6 +73,7 @@ public final class TaskGenerator {
         String task = count == 1 ? "niah_single" : "niah_multikey";
         int start = random.nextInt(sentences.length);
         List<String> keys = new ArrayList<>();
+        List<String> values = new ArrayList<>();
         List<String> needles = new ArrayList<>();
         double[] depths = new double[count];
         for (int i = 0; i < count; i++) {
@@ -81,11 +82,11 @@ public final class TaskGenerator {
                 key = pick(ADJECTIVES) + "-" + pick(NOUNS);
             } while (keys.contains(key));
             keys.add(key);
-            needles.add("One of the special magic numbers for " + key + " is: " + (1_000_000 + random.nextInt(9_000_000)) + ".");
+            values.add(String.valueOf(1_000_000 + random.nextInt(9_000_000)));
+            needles.add("One of the special magic numbers for " + key + " is: " + values.get(i) + ".");
             depths[i] = random.nextDouble();
         }
         int asked = random.nextInt(count);
-        String answer = needles.get(asked).replaceAll(".*is: (\\d+)\\.$", "$1");
         String question = "\nWhat is the special magic number for " + keys.get(asked) + " mentioned in the provided text?";
         IntFunction<String> message = n -> {
             List<String> hay = new ArrayList<>();
@@ -97,7 +98,8 @@ public final class TaskGenerator {
             }
             return NIAH_INTRO + String.join(" ", hay) + question;
         };
-        return new Prompt(task, length, List.of(UserMessage.from(message.apply(fill(length - 16, message)))), answer);
+        return new Prompt(task, length, List.of(UserMessage.from(message.apply(fill(length - 16, message)))),
+                values.get(asked));
     }
 
     /** One JSON object of UUID pairs; {@code turns} questions about distinct keys, one prompt per turn. */
