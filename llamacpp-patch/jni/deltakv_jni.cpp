@@ -145,10 +145,46 @@ JNIEXPORT jstring JNI_FN(applyTemplate)(JNIEnv * env, jclass, jlong t, jstring m
     DKV_CATCH(env, nullptr)
 }
 
-JNIEXPORT jboolean JNI_FN(templateSupportsTools)(JNIEnv * env, jclass, jlong t) {
+JNIEXPORT jboolean JNI_FN(templateSupportsToolCalls)(JNIEnv * env, jclass, jlong t) {
     DKV_TRY
-    return template_supports_tools(handle<chat_templates>(t));
+    return template_supports_tool_calls(handle<chat_templates>(t));
     DKV_CATCH(env, false)
+}
+
+JNIEXPORT jlong JNI_FN(newChatCall)(JNIEnv * env, jclass, jlong t, jstring messages_json, jstring tools_json,
+                                    jstring tool_choice, jstring json_schema) {
+    DKV_TRY
+    return reinterpret_cast<jlong>(new_chat_call(handle<chat_templates>(t), jstring_to_utf8(env, messages_json),
+                                                 jstring_to_utf8(env, tools_json), jstring_to_utf8(env, tool_choice),
+                                                 jstring_to_utf8(env, json_schema)));
+    DKV_CATCH(env, 0)
+}
+
+JNIEXPORT void JNI_FN(freeChatCall)(JNIEnv *, jclass, jlong call) {
+    delete handle<chat_call>(call);
+}
+
+// {prompt, extra stop strings...}
+JNIEXPORT jobjectArray JNI_FN(chatCallPrompt)(JNIEnv * env, jclass, jlong call) {
+    DKV_TRY
+    const common_chat_params & p = handle<chat_call>(call)->params;
+    jobjectArray out = env->NewObjectArray((jsize) (1 + p.additional_stops.size()), env->FindClass("java/lang/String"),
+                                           nullptr);
+    if (out == nullptr) {
+        return nullptr;
+    }
+    env->SetObjectArrayElement(out, 0, utf8_to_jstring(env, p.prompt));
+    for (size_t i = 0; i < p.additional_stops.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) (i + 1), utf8_to_jstring(env, p.additional_stops[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jstring JNI_FN(parseChatAnswer)(JNIEnv * env, jclass, jlong call, jbyteArray text, jboolean partial) {
+    DKV_TRY
+    return utf8_to_jstring(env, parse_chat_answer(handle<chat_call>(call), bytes_to_string(env, text), partial));
+    DKV_CATCH(env, nullptr)
 }
 
 // deltakv_path: "" or null = stock KV cache; deltakv_settings: {n_sink, n_recent, n_neighbors, center_stride,
@@ -242,11 +278,11 @@ JNIEXPORT jstring JNI_FN(jsonSchemaToGrammar)(JNIEnv * env, jclass, jstring sche
 
 // fparams: {temperature, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty}
 // iparams: {top_k, repeat_last_n, max_tokens}
-// grammar: GBNF the output must follow, or null
+// grammar: GBNF the output must follow, or null; chat_call: 0, or a chat call whose grammar and triggers apply
 // returns: {finish, n_evaluated, n_generated, n_past}
 JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintArray tokens, jint n_keep,
                                      jfloatArray fparams, jintArray iparams, jlong seed, jstring grammar,
-                                     jobject listener) {
+                                     jlong chat_call_h, jobject listener) {
     DKV_TRY
     clear_recent_errors();
     session_handle * s = handle<session_handle>(session);
@@ -266,6 +302,9 @@ JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintAr
     sp.max_tokens        = i[2];
     sp.seed              = seed < 0 ? LLAMA_DEFAULT_SEED : (uint32_t) seed;
     sp.grammar           = jstring_to_utf8(env, grammar);
+    if (chat_call_h != 0) {
+        constrain_sampling(handle<chat_call>(chat_call_h), s->model->vocab, sp);
+    }
 
     generation_callbacks cb;
     if (listener != nullptr) {

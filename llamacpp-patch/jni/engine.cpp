@@ -128,10 +128,30 @@ std::string detokenize(const llama_vocab * vocab, const std::vector<llama_token>
 static llama_sampler * make_sampler(const llama_vocab * vocab, const sampling_params & sp) {
     llama_sampler * chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
     if (!sp.grammar.empty()) {
-        llama_sampler * grammar = llama_sampler_init_grammar(vocab, sp.grammar.c_str(), "root");
+        llama_sampler * grammar = nullptr;
+        if (sp.grammar_lazy) {
+            std::vector<const char *> patterns;
+            for (const auto & p : sp.grammar_trigger_patterns) {
+                patterns.push_back(p.c_str());
+            }
+            grammar = llama_sampler_init_grammar_lazy_patterns(vocab, sp.grammar.c_str(), "root", patterns.data(),
+                                                               patterns.size(), sp.grammar_trigger_tokens.data(),
+                                                               sp.grammar_trigger_tokens.size());
+        } else {
+            grammar = llama_sampler_init_grammar(vocab, sp.grammar.c_str(), "root");
+        }
         if (grammar == nullptr) {
             llama_sampler_free(chain);
             throw std::runtime_error("the output grammar does not parse");
+        }
+        try {
+            for (const llama_token t : sp.grammar_prefill) {
+                llama_sampler_accept(grammar, t);
+            }
+        } catch (const std::exception & e) {
+            llama_sampler_free(grammar);
+            llama_sampler_free(chain);
+            throw std::runtime_error(std::string("the output grammar does not accept the answer's opening: ") + e.what());
         }
         llama_sampler_chain_add(chain, grammar);
     }
@@ -252,7 +272,8 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
             break;
         }
         res.n_generated++;
-        if (cb.on_token && !cb.on_token(tok, token_piece(model->vocab, tok, false))) {
+        const bool special = std::find(sp.special_tokens.begin(), sp.special_tokens.end(), tok) != sp.special_tokens.end();
+        if (cb.on_token && !cb.on_token(tok, token_piece(model->vocab, tok, special))) {
             res.finish = cancel_requested ? FINISH_CANCELLED : FINISH_STOPPED;
             break;
         }

@@ -32,6 +32,13 @@ struct sampling_params {
     uint32_t seed              = LLAMA_DEFAULT_SEED;
     int32_t  max_tokens        = -1;    // < 0: until the context is full
     std::string grammar;                // GBNF the output must follow ("" = free text)
+    // a lazy grammar is off until a trigger: a token of grammar_trigger_tokens, or generated text matching one of
+    // grammar_trigger_patterns (regular expressions); from there on the output follows the grammar
+    bool                     grammar_lazy = false;
+    std::vector<std::string> grammar_trigger_patterns;
+    std::vector<llama_token> grammar_trigger_tokens;
+    std::vector<llama_token> grammar_prefill; // tokens the (non-lazy) grammar reads before the first sampled one
+    std::vector<llama_token> special_tokens;  // tokens handed over as their text, not as "" (e.g. <tool_call>)
 };
 
 // Why generation ended.

@@ -1,6 +1,11 @@
 package io.github.deltakv.it;
 
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.argThat;
+import static org.mockito.Mockito.atLeastOnce;
+
 import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.common.AbstractStreamingChatModelIT;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
@@ -13,16 +18,18 @@ import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterAll;
+import org.mockito.InOrder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * LangChain4j's shared {@link StreamingChatModel} suite on our provider. Capabilities this version does not
- * have (tools, images, choosing another model per request) are declared unsupported, and
- * the suite checks that they fail with UnsupportedFeatureException. Cases that need world knowledge are
- * skipped on the tiny test models with an assumption that says so.
+ * LangChain4j's shared {@link StreamingChatModel} suite on our provider. Capabilities it does not have (images,
+ * choosing another model per request) are declared unsupported, and the suite checks that they fail with
+ * UnsupportedFeatureException; so are tools when the suite model's chat template has no tool-call format
+ * (kvtiny's has none; tool calling on kvtiny with a tool-capable template: ToolCallingIT). Cases that need world
+ * knowledge are skipped on the tiny test models with an assumption that says so.
  */
 class DeltaKvStreamingChatModelIT extends AbstractStreamingChatModelIT {
 
@@ -136,6 +143,15 @@ class DeltaKvStreamingChatModelIT extends AbstractStreamingChatModelIT {
         super.should_respect_JsonRawSchema_responseFormat(model);
     }
 
+    /** A tool call streams as pieces of its arguments, then one complete call. */
+    @Override
+    protected void verifyToolCallbacks(StreamingChatResponseHandler handler, InOrder io, String id) {
+        io.verify(handler, atLeastOnce()).onPartialToolCall(argThat(call -> call.index() == 0 && id.equals(call.id())),
+                any());
+        io.verify(handler).onCompleteToolCall(argThat(call -> call.index() == 0
+                && id.equals(call.toolExecutionRequest().id())));
+    }
+
     @Override
     protected boolean supportsModelNameParameter() {
         return false; // one model per engine
@@ -143,12 +159,12 @@ class DeltaKvStreamingChatModelIT extends AbstractStreamingChatModelIT {
 
     @Override
     protected boolean supportsTools() {
-        return false; // tool calling arrives with the provider-completeness issue
+        return SuiteModels.engine().templateSupportsTools(); // kvtiny's own template has no tool-call format
     }
 
     @Override
     protected boolean supportsToolChoiceRequired() {
-        return false;
+        return SuiteModels.engine().templateSupportsTools();
     }
 
     @Override

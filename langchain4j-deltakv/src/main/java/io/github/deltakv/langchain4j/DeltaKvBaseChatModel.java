@@ -8,18 +8,23 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.data.message.AiMessage;
+import dev.langchain4j.model.chat.request.ResponseFormat;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.output.TokenUsage;
 
+import io.github.deltakv.langchain4j.internal.AnswerListener;
 import io.github.deltakv.langchain4j.internal.JsonGrammars;
 import io.github.deltakv.langchain4j.internal.MessageJson;
+import io.github.deltakv.langchain4j.internal.ToolJson;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.BooleanSupplier;
-import java.util.function.Consumer;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -102,7 +107,10 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
         return ModelProvider.OTHER;
     }
 
-    /** JSON schemas are supported: the answer is sampled under a grammar made from the schema. */
+    /**
+     * JSON schemas are supported: the answer is sampled under a grammar made from the schema. Tools are supported
+     * where the chat template supports them ({@link DeltaKvEngine#templateSupportsTools()}).
+     */
     public Set<Capability> supportedCapabilities() {
         return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
     }
@@ -133,12 +141,13 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
     }
 
     /** Runs a request that passed {@link #check}, given its messages JSON. */
-    Completion complete(ChatRequest request, String messagesJson, Consumer<String> onText, BooleanSupplier cancelled) {
+    Completion complete(ChatRequest request, String messagesJson, AnswerListener listener, BooleanSupplier cancelled) {
         ChatRequestParameters p = request.parameters();
         if (logRequests) {
             LOG.info("request: {} message(s), parameters {}", request.messages().size(), p);
         }
-        Completion completion = engine.complete(messagesJson, sampling(p), onText, cancelled);
+        ToolRequest tools = toolRequest(p);
+        Completion completion = engine.complete(messagesJson, tools, sampling(p, tools == null), listener, cancelled);
         if (logResponses) {
             LOG.info("response: {} ({} prompt tokens, {} reused, {} generated, finish {})", completion.text(),
                     completion.promptTokens(), completion.promptTokensReused(), completion.outputTokens(),
@@ -147,9 +156,23 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
         return completion;
     }
 
+    /** The request's tools as the chat template takes them; null without tools. */
+    private static ToolRequest toolRequest(ChatRequestParameters p) {
+        if (p.toolSpecifications() == null || p.toolSpecifications().isEmpty()) {
+            return null;
+        }
+        String choice = p.toolChoice() == null ? "auto" : p.toolChoice().name().toLowerCase(Locale.ROOT);
+        ResponseFormat format = p.responseFormat();
+        String schema = format != null && format.type() == ResponseFormatType.JSON
+                ? JsonGrammars.schemaJson(format.jsonSchema()) : null;
+        return new ToolRequest(ToolJson.toJson(p.toolSpecifications()), choice, schema);
+    }
+
     ChatResponse toResponse(Completion c) {
+        AiMessage message = c.toolCalls().isEmpty() ? AiMessage.from(c.text())
+                : AiMessage.builder().text(c.text().isEmpty() ? null : c.text()).toolExecutionRequests(toolRequests(c)).build();
         return ChatResponse.builder()
-                .aiMessage(AiMessage.from(c.text()))
+                .aiMessage(message)
                 .metadata(DeltaKvChatResponseMetadata.builder()
                         .id(UUID.randomUUID().toString())
                         .modelName(engine.modelName())
@@ -162,14 +185,21 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
                 .build();
     }
 
-    private SamplingSettings sampling(ChatRequestParameters p) {
+    static List<ToolExecutionRequest> toolRequests(Completion c) {
+        return c.toolCalls().stream()
+                .map(t -> ToolExecutionRequest.builder().id(t.id()).name(t.name()).arguments(t.arguments()).build())
+                .toList();
+    }
+
+    /** @param withGrammar the response format's grammar applies (without tools; with tools the template's does) */
+    private SamplingSettings sampling(ChatRequestParameters p, boolean withGrammar) {
         DeltaKvChatRequestParameters d = p instanceof DeltaKvChatRequestParameters dk ? dk : defaultParameters.overrideWith(p);
         return new SamplingSettings(
                 or(d.temperature(), DEFAULT_TEMPERATURE), or(d.topK(), DEFAULT_TOP_K), or(d.topP(), DEFAULT_TOP_P),
                 or(d.minP(), DEFAULT_MIN_P), or(d.repeatPenalty(), DEFAULT_REPEAT_PENALTY),
                 or(d.repeatLastN(), DEFAULT_REPEAT_LAST_N), or(d.frequencyPenalty(), 0.0), or(d.presencePenalty(), 0.0),
                 or(d.maxOutputTokens(), -1), or(d.seed(), -1L), d.stopSequences(),
-                JsonGrammars.grammarFor(d.responseFormat()));
+                withGrammar ? JsonGrammars.grammarFor(d.responseFormat()) : null);
     }
 
     private static <T> T or(T value, T fallback) {
@@ -182,11 +212,18 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             throw new UnsupportedFeatureException("'modelName' parameter is not supported: this model serves only '"
                     + engine.modelName() + "', not '" + p.modelName() + "'");
         }
-        if (p.toolChoice() == ToolChoice.REQUIRED) {
-            throw new UnsupportedFeatureException("ToolChoice.REQUIRED is not supported by this provider version");
+        boolean hasTools = p.toolSpecifications() != null && !p.toolSpecifications().isEmpty();
+        if (p.toolChoice() == ToolChoice.REQUIRED && !engine.templateSupportsTools()) {
+            throw new UnsupportedFeatureException("ToolChoice.REQUIRED is not supported by the chat template of "
+                    + engine.modelName() + ": it has no tool-call format llama.cpp can read");
         }
-        if (p.toolSpecifications() != null && !p.toolSpecifications().isEmpty()) {
-            throw new UnsupportedFeatureException("tools are not supported by this provider version");
+        if (hasTools && !engine.templateSupportsTools()) {
+            throw new UnsupportedFeatureException("tools are not supported by the chat template of " + engine.modelName()
+                    + ": it has no tool-call format llama.cpp can read; give a tool-capable Jinja template with "
+                    + "chatTemplate(...) (e.g. a Qwen2.5 or Hermes-style one)");
+        }
+        if (p.toolChoice() == ToolChoice.REQUIRED && !hasTools) {
+            throw new IllegalArgumentException("ToolChoice.REQUIRED needs at least one tool specification");
         }
         check(p.temperature() == null || p.temperature() >= 0, "temperature must be >= 0, got " + p.temperature());
         check(p.topP() == null || (p.topP() > 0 && p.topP() <= 1), "topP must be in (0, 1], got " + p.topP());

@@ -5,6 +5,7 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.spi.ServiceHelper;
 
+import io.github.deltakv.langchain4j.internal.AnswerListener;
 import io.github.deltakv.langchain4j.spi.DeltaKvChatModelBuilderFactory;
 
 /**
@@ -35,7 +36,7 @@ public class DeltaKvChatModel extends DeltaKvBaseChatModel implements ChatModel 
 
     @Override
     public ChatResponse doChat(ChatRequest request) {
-        return toResponse(complete(request, check(request), text -> { }, () -> false));
+        return toResponse(complete(request, check(request), AnswerListener.IGNORE, () -> false));
     }
 
     public static class Builder extends DeltaKvBaseChatModel.Builder<DeltaKvChatModel, Builder> {

@@ -4,12 +4,15 @@ import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.exception.InvalidRequestException;
 import dev.langchain4j.exception.RateLimitException;
 
+import io.github.deltakv.langchain4j.internal.AnswerListener;
+import io.github.deltakv.langchain4j.internal.ChatAnswer;
 import io.github.deltakv.langchain4j.internal.GenerationListener;
 import io.github.deltakv.langchain4j.internal.LlamaNative;
 import io.github.deltakv.langchain4j.internal.MessageJson;
 import io.github.deltakv.langchain4j.internal.NativeLoader;
 import io.github.deltakv.langchain4j.internal.PrefixCache;
 import io.github.deltakv.langchain4j.internal.StopSequences;
+import io.github.deltakv.langchain4j.internal.ToolCallStream;
 import io.github.deltakv.langchain4j.internal.Utf8Accumulator;
 
 import java.io.IOException;
@@ -18,6 +21,7 @@ import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -120,7 +124,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         this.contextSize = (int) LlamaNative.kvStats(s.session)[0];
         String name = LlamaNative.modelMeta(s.model, "general.name");
         this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
-        this.supportsTools = LlamaNative.templateSupportsTools(s.templates);
+        this.supportsTools = LlamaNative.templateSupportsToolCalls(s.templates);
         LOG.info("loaded {} ({}), context {} tokens, {} threads{}", modelName, modelPath, contextSize, threads,
                 b.deltaKv == null ? "" : ", DeltaKV " + b.deltaKv.compressorPath().getFileName());
     }
@@ -160,7 +164,10 @@ public final class DeltaKvEngine implements AutoCloseable {
         return contextSize;
     }
 
-    /** Whether the model's chat template renders tool definitions. */
+    /**
+     * Whether the chat template (the model's own, or the one given to the builder) supports tools: it renders
+     * tool definitions and llama.cpp knows how to read tool calls out of the answer.
+     */
     public boolean templateSupportsTools() {
         return supportsTools;
     }
@@ -212,7 +219,7 @@ public final class DeltaKvEngine implements AutoCloseable {
      * @param onText    receives text as it becomes final (never a piece of a stop string)
      * @param cancelled polled between tokens; true stops generation
      */
-    Completion complete(String messagesJson, SamplingSettings sampling, Consumer<String> onText,
+    Completion complete(String messagesJson, ToolRequest tools, SamplingSettings sampling, AnswerListener listener,
                         BooleanSupplier cancelled) {
         if (callsInFlight.incrementAndGet() > maxQueuedCalls + 1L) {
             callsInFlight.decrementAndGet();
@@ -220,37 +227,82 @@ public final class DeltaKvEngine implements AutoCloseable {
                     + " wait (maxQueuedCalls); try again later");
         }
         try {
-            return completeInTurn(messagesJson, sampling, onText, cancelled);
+            return completeInTurn(messagesJson, tools, sampling, listener, cancelled);
         } finally {
             callsInFlight.decrementAndGet();
         }
     }
 
-    private Completion completeInTurn(String messagesJson, SamplingSettings sampling, Consumer<String> onText,
-                                      BooleanSupplier cancelled) {
+    private Completion completeInTurn(String messagesJson, ToolRequest tools, SamplingSettings sampling,
+                                      AnswerListener listener, BooleanSupplier cancelled) {
         return withLock(() -> {
-            int[] tokens = promptTokens(messagesJson);
-            if (tokens.length >= contextSize) {
-                throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
-                        + contextSize + " (prompt and answer together): shorten the messages or build the model "
-                        + "with a larger contextSize");
-            }
-            currentCall = cancelled;
+            long call = tools == null ? 0 : LlamaNative.newChatCall(state.templates, messagesJson, tools.toolsJson(),
+                    tools.toolChoice(), tools.jsonSchema());
             try {
-                return run(tokens, sampling, onText, cancelled);
+                String[] prompt = call == 0 ? new String[] {promptText(messagesJson)} : LlamaNative.chatCallPrompt(call);
+                int[] tokens = LlamaNative.tokenize(state.model, prompt[0].getBytes(StandardCharsets.UTF_8), true, true);
+                if (tokens.length >= contextSize) {
+                    throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
+                            + contextSize + " (prompt and answer together): shorten the messages or build the model "
+                            + "with a larger contextSize");
+                }
+                List<String> stops = new ArrayList<>(sampling.stopSequences() == null ? List.of() : sampling.stopSequences());
+                stops.addAll(Arrays.asList(prompt).subList(1, prompt.length));
+                currentCall = cancelled;
+                try {
+                    if (call == 0) {
+                        return run(tokens, sampling, stops, 0, listener::onText, cancelled);
+                    }
+                    long chatCall = call;
+                    ToolCallStream answer = new ToolCallStream((text, partial) -> ChatAnswer.fromJson(
+                            LlamaNative.parseChatAnswer(chatCall, text.getBytes(StandardCharsets.UTF_8), partial)),
+                            listener, listener != AnswerListener.IGNORE);
+                    Completion raw = run(tokens, sampling, stops, call, answer, cancelled);
+                    return raw.cancelled() ? raw : raw.withAnswer(readAnswer(answer, raw));
+                } finally {
+                    currentCall = null;
+                }
             } finally {
-                currentCall = null;
+                if (call != 0) {
+                    LlamaNative.freeChatCall(call);
+                }
             }
         });
     }
 
-    private Completion run(int[] tokens, SamplingSettings sampling, Consumer<String> onText, BooleanSupplier cancelled) {
+    /**
+     * The content and tool calls of a tool-calling answer. A tool call cut short (its arguments are not complete
+     * JSON, e.g. at maxOutputTokens) is dropped; an answer the template's parser cannot read is returned as text.
+     */
+    private ChatAnswer readAnswer(ToolCallStream stream, Completion raw) {
+        ChatAnswer answer;
+        try {
+            answer = stream.finish();
+        } catch (RuntimeException e) {
+            LOG.warn("the answer does not follow the chat template's tool-call format; returned as text: {}",
+                    e.getMessage());
+            return new ChatAnswer(stream.text(), "", List.of());
+        }
+        List<ChatAnswer.ToolCall> complete = new ArrayList<>();
+        for (ChatAnswer.ToolCall c : answer.toolCalls()) {
+            if (!c.name().isEmpty() && ChatAnswer.isCompleteJson(c.arguments())) {
+                complete.add(c);
+            } else {
+                LOG.warn("dropped the tool call '{}' cut short ({} tokens generated, finish {}): {}", c.name(),
+                        raw.outputTokens(), raw.finishReason(), c.arguments());
+            }
+        }
+        return new ChatAnswer(answer.content(), answer.reasoning(), List.copyOf(complete));
+    }
+
+    private Completion run(int[] tokens, SamplingSettings sampling, List<String> stops, long chatCall,
+                           Consumer<String> onText, BooleanSupplier cancelled) {
         int keep = switchConversation(tokens);
-        TextCollector collector = new TextCollector(new StopSequences(sampling.stopSequences()), onText, cancelled, progress);
+        TextCollector collector = new TextCollector(new StopSequences(stops), onText, cancelled, progress);
         int[] r;
         try {
             r = LlamaNative.generate(state.session, tokens, keep, sampling.floats(), sampling.ints(),
-                    sampling.seed(), sampling.grammar(), collector);
+                    sampling.seed(), chatCall == 0 ? sampling.grammar() : null, chatCall, collector);
         } catch (RuntimeException e) {
             cachedTokens = new int[0]; // the cache's content is unknown now: start over next time
             throw e;
@@ -260,7 +312,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         int[] all = Arrays.copyOf(tokens, tokens.length + generated.length);
         System.arraycopy(generated, 0, all, tokens.length, generated.length);
         cachedTokens = evicting ? new int[0] : Arrays.copyOf(all, Math.min(r[3], all.length));
-        return new Completion(collector.text(), tokens.length, keep, r[1], r[2], r[0], kvMemoryLocked());
+        return new Completion(collector.text(), tokens.length, keep, r[1], r[2], r[0], kvMemoryLocked(), List.of());
     }
 
     /**

@@ -1,15 +1,21 @@
 package io.github.deltakv.langchain4j;
 
+import dev.langchain4j.agent.tool.ToolExecutionRequest;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.response.CompleteToolCall;
 import dev.langchain4j.model.chat.response.PartialResponse;
 import dev.langchain4j.model.chat.response.PartialResponseContext;
+import dev.langchain4j.model.chat.response.PartialToolCall;
+import dev.langchain4j.model.chat.response.PartialToolCallContext;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.chat.response.StreamingHandle;
 import dev.langchain4j.spi.ServiceHelper;
 
+import io.github.deltakv.langchain4j.internal.AnswerListener;
 import io.github.deltakv.langchain4j.spi.DeltaKvStreamingChatModelBuilderFactory;
 
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.function.BooleanSupplier;
 import java.util.concurrent.Executors;
@@ -59,15 +65,30 @@ public class DeltaKvStreamingChatModel extends DeltaKvBaseChatModel implements S
     private void stream(ChatRequest request, String messagesJson, StreamingChatResponseHandler handler) {
         Handle handle = new Handle();
         PartialResponseContext context = new PartialResponseContext(handle);
-        Completion completion;
-        try {
-            completion = complete(request, messagesJson, text -> {
+        PartialToolCallContext toolContext = new PartialToolCallContext(handle);
+        AnswerListener listener = new AnswerListener() {
+            @Override
+            public void onText(String text) {
                 try {
                     handler.onPartialResponse(new PartialResponse(text), context);
                 } catch (RuntimeException e) {
                     onError(handler, e);
                 }
-            }, handle);
+            }
+
+            @Override
+            public void onPartialToolCall(int index, String id, String name, String partialArguments) {
+                try {
+                    handler.onPartialToolCall(PartialToolCall.builder().index(index).id(id).name(name)
+                            .partialArguments(partialArguments).build(), toolContext);
+                } catch (RuntimeException e) {
+                    onError(handler, e);
+                }
+            }
+        };
+        Completion completion;
+        try {
+            completion = complete(request, messagesJson, listener, handle);
         } catch (RuntimeException | Error e) {
             if (!handle.isCancelled()) {
                 onError(handler, e);
@@ -78,6 +99,10 @@ public class DeltaKvStreamingChatModel extends DeltaKvBaseChatModel implements S
             return;
         }
         try {
+            List<ToolExecutionRequest> toolRequests = toolRequests(completion);
+            for (int i = 0; i < toolRequests.size(); i++) {
+                handler.onCompleteToolCall(new CompleteToolCall(i, toolRequests.get(i)));
+            }
             handler.onCompleteResponse(toResponse(completion));
         } catch (RuntimeException e) {
             onError(handler, e);

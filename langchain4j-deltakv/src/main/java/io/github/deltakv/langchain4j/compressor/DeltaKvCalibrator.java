@@ -171,10 +171,10 @@ public final class DeltaKvCalibrator {
             progress.accept("read " + tokens.length + " tokens", 0.0);
             float[] greedy = {0f, 1f, 0f, 1f, 0f, 0f};
             int[] oneToken = {1, 0, 1};
-            LlamaNative.generate(session, tokens, 0, greedy, oneToken, 0, null, QUIET);
+            LlamaNative.generate(session, tokens, 0, greedy, oneToken, 0, null, 0, QUIET);
             int[] plusOne = Arrays.copyOf(tokens, tokens.length + 1);
             plusOne[tokens.length] = tokens[0];
-            LlamaNative.generate(session, plusOne, tokens.length, greedy, oneToken, 0, null, QUIET);
+            LlamaNative.generate(session, plusOne, tokens.length, greedy, oneToken, 0, null, 0, QUIET);
             progress.accept("read " + tokens.length + " tokens", 1.0);
 
             int kvDim = shape.kvDim();

@@ -32,7 +32,8 @@ public final class JsonGrammars {
         return LlamaNative.jsonSchemaToGrammar(schemaJson(format.jsonSchema()));
     }
 
-    static String schemaJson(JsonSchema schema) {
+    /** The JSON schema text of a response format's schema (any object when there is none). */
+    public static String schemaJson(JsonSchema schema) {
         if (schema == null || schema.rootElement() == null) {
             return ANY_OBJECT;
         }

@@ -43,7 +43,27 @@ public final class LlamaNative {
     public static native String applyTemplate(long templates, String messagesJson, String toolsJson,
                                               boolean addGenerationPrompt);
 
-    public static native boolean templateSupportsTools(long templates);
+    /** Whether the template both renders tools and has a format for tool calls in the answer. */
+    public static native boolean templateSupportsToolCalls(long templates);
+
+    /**
+     * A chat call with tools: renders {@code messagesJson} with {@code toolsJson} (an OpenAI-style JSON array)
+     * through the template's tool support; {@code toolChoice} "auto", "required" or "none"; {@code jsonSchema}
+     * a schema the answer's content must follow, or null. Free it with {@link #freeChatCall}.
+     */
+    public static native long newChatCall(long templates, String messagesJson, String toolsJson, String toolChoice,
+                                          String jsonSchema);
+
+    public static native void freeChatCall(long chatCall);
+
+    /** {prompt, extra stop strings the template asks for...} of a chat call. */
+    public static native String[] chatCallPrompt(long chatCall);
+
+    /**
+     * A chat call's answer read back, as JSON {@code {"content", "reasoning_content", "tool_calls": [{"name",
+     * "arguments", "id"}]}}; {@code partial}: the answer is still growing.
+     */
+    public static native String parseChatAnswer(long chatCall, byte[] utf8, boolean partial);
 
     /**
      * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
@@ -75,11 +95,12 @@ public final class LlamaNative {
      * @param ints     {topK, repeatLastN, maxTokens (-1: no limit)}
      * @param seed     sampling seed, negative for a random one
      * @param grammar  GBNF grammar the output must follow, or null
+     * @param chatCall 0, or a {@link #newChatCall chat call} whose tool-call grammar applies (grammar is then null)
      * @return {finish, prompt tokens evaluated, tokens generated, tokens now cached}; finish is one of
      *         the {@code FINISH_*} constants
      */
     public static native int[] generate(long session, int[] tokens, int keep, float[] floats, int[] ints, long seed,
-                                        String grammar, GenerationListener listener);
+                                        String grammar, long chatCall, GenerationListener listener);
 
     /** A GBNF grammar (llama.cpp's) for the JSON a JSON schema allows. */
     public static native String jsonSchemaToGrammar(String schemaJson);
