@@ -306,6 +306,9 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
         }
         n_past++;
     }
+    if (res.finish == FINISH_CANCELLED && !llama_memory_seq_rm(mem, 0, n_tok, -1)) {
+        llama_memory_seq_rm(mem, 0, -1, -1); // a cancelled answer's cells go; where they cannot alone, all go
+    }
     res.n_past = tokens_held(ctx);
     return res;
 }

@@ -85,7 +85,8 @@ struct session_handle {
     ~session_handle();
 
     // Run `tokens` as the prompt of sequence 0, keeping the first `n_keep` tokens already in
-    // the cache, then sample until a stop. Throws std::runtime_error on decode failure.
+    // the cache, then sample until a stop. A cancelled answer's tokens are dropped from the cache (the prompt
+    // stays, for the next call to reuse). Throws std::runtime_error on decode failure.
     generation_result generate(const std::vector<llama_token> & tokens, int32_t n_keep,
                                const sampling_params & sp, const generation_callbacks & cb);
 };

@@ -4,7 +4,8 @@
 # usage: build-native.sh cpu|cuda OUT_DIR
 #
 #   1. fetch-llama.sh: the pinned, verified llama.cpp source
-#   2. apply patches/*.patch with git am into a tree keyed by commit + patch-series hash
+#   2. apply patches/*.patch with git am into a tree keyed by commit + patch-series hash (+ our CUDA kernels,
+#      ../kernels/src/main/cuda, copied into its ggml/src/ggml-cuda/)
 #   3. configure and build (CMake) in a folder keyed by that tree + variant + flags;
 #      our JNI and superbuild sources are synced in, so a JNI change rebuilds only the JNI
 #   4. copy the shared libraries, natives.list (load order) and BUILD-INFO into OUT_DIR
@@ -31,7 +32,11 @@ src=$("$here/scripts/fetch-llama.sh")
 patches_dir=${DELTAKV_PATCHES_DIR:-$here/patches}
 patches=("$patches_dir"/*.patch)
 [ -e "${patches[0]}" ] || patches=()
-patch_hash=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
+# our CUDA kernels (kernels/src/main/cuda) go into the tree's ggml-cuda, next to the ops the patches wire them to
+kernels_dir=${DELTAKV_KERNELS_DIR:-$here/../kernels/src/main/cuda}
+kernels=("$kernels_dir"/*.cu "$kernels_dir"/*.cuh)
+[ -e "${kernels[0]}" ] && [ ${#patches[@]} -gt 0 ] || kernels=() # stock llama.cpp (no patches) gets none
+patch_hash=$(cat /dev/null "${patches[@]}" "${kernels[@]}" | sha256sum | cut -c1-16)
 tree_key="${LLAMA_COMMIT:0:12}-$patch_hash"
 work="$DELTAKV_CACHE/work/$tree_key"
 if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
@@ -45,6 +50,7 @@ if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
       die "patch $(basename "$p") does not apply to llama.cpp $LLAMA_COMMIT"
     fi
   done
+  [ ${#kernels[@]} -eq 0 ] || cp "${kernels[@]}" "$tmp/llama.cpp/ggml/src/ggml-cuda/"
   touch "$tmp/llama.cpp/.deltakv-patched"
   mkdir -p "$work"
   rm -rf "$work/llama.cpp"

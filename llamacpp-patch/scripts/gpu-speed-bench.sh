@@ -6,11 +6,16 @@
 #
 # usage (from the repo root):
 #   gpu-speed-bench.sh build OUT_DIR            build the CUDA variant; make the model and the compressor
+#   gpu-speed-bench.sh kernels OUT_DIR          the DeltaKV graph test (fused reconstruction op included) and the
+#                                                memory test with every layer on the GPU, on kvtiny
 #   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
 #   gpu-speed-bench.sh batch OUT_DIR DEPTH GIB   decode throughput at the largest batch of DEPTH-token
 #                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
 #                                                single run)
 # Every measure lands in OUT_DIR/speed-<phase>-<depth>-<config>.txt as key=value lines.
+# Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-reference is DeltaKV with the
+# reference composition of ggml ops instead of the fused reconstruction op); DELTAKV_BENCH_STEPS decode steps
+# for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
 # Compressor: the paper's Llama-3.1-8B settings (full layers 0,1,2,8,18; latent 512, int4; SwiGLU encoder of
 # width 3072, linear decoder), random weights of those shapes.
@@ -21,7 +26,7 @@ mkdir -p "$out"
 work=${DELTAKV_BENCH_WORK:-/tmp/dkv-speed}
 mkdir -p "$work"
 export DELTAKV_CACHE=${DELTAKV_CACHE:-/tmp/dkv} DELTAKV_JOBS=${DELTAKV_JOBS:-$(nproc)}
-configs=(f16 q8_0 q4_0 deltakv)
+read -r -a configs <<<"${DELTAKV_BENCH_CONFIGS:-f16 q8_0 q4_0 deltakv}"
 
 run_config() { # run_config CONFIG ARGS... : the speed bench for one configuration
   local config=$1
@@ -30,6 +35,9 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
   bin=$(cat "$work/bin-dir")
   if [ "$config" = deltakv ]; then
     "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
+  elif [ "$config" = deltakv-reference ]; then
+    LLAMA_DELTAKV_RECON_REFERENCE=1 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" \
+      --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
   else
     "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --kv "$config" "$@"
   fi
@@ -51,11 +59,25 @@ build)
     --encoder swiglu --ff 3072 --latent-dim 512 --bits 4 --full-layers 0,1,2,8,18 >/dev/null
   echo "model + compressor: $(( $(date +%s) - start )) s, $(du -h "$work/llama31-8b.gguf" | cut -f1)" | tee -a "$out/gpu.txt"
   ;;
+kernels)
+  bin=$(cat "$work/bin-dir")
+  model=models/kvtiny-retrieval-q8_0.gguf
+  "$bin/deltakv-sidefile" write "$model" "$work/identity.gguf" >/dev/null
+  "$bin/deltakv-sidefile" write "$model" "$work/random.gguf" --kind random --latent-dim 64 --bits 4 >/dev/null
+  "$bin/deltakv-sidefile" write "$model" "$work/swiglu.gguf" --kind random --encoder swiglu --latent-dim 64 --ff 96 \
+    >/dev/null
+  echo "== deltakv-graph-test on CUDA0" | tee "$out/kernels.txt"
+  "$bin/deltakv-graph-test" "$model" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 | tee -a "$out/kernels.txt" \
+    | tail -6 || true
+  echo "== deltakv-memory-test, all layers on the GPU" | tee -a "$out/kernels.txt"
+  "$bin/deltakv-memory-test" "$model" integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" \
+    "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" | tail -4 || true
+  ;;
 single)
   depth=${3:?DEPTH}
   for c in "${configs[@]}"; do
     echo "== $c, depth $depth, batch 1"
-    run_config "$c" --depth "$depth" --steps 512 --seqs 1 2>&1 | tee "$out/speed-single-$depth-$c.txt" | grep -v step_ms_all
+    run_config "$c" --depth "$depth" --steps "${DELTAKV_BENCH_STEPS:-512}" --seqs 1 2>&1 | tee "$out/speed-single-$depth-$c.txt" | grep -v step_ms_all
   done
   ;;
 batch)

@@ -1,5 +1,6 @@
-// deltakv-graph-test: the DeltaKV compressor graph builders (patch 0004) on the CPU backend against
-// plain C++ of the same formulas (spec 4.2, 5.2, 5.4), with a side file's real layer weights.
+// deltakv-graph-test: the DeltaKV compressor graph builders (patch 0004) and the fused reconstruction op
+// (patch 0009) on the CPU backend against plain C++ of the same formulas (spec 4.2, 5.2, 5.4), with a side
+// file's real layer weights.
 //
 // usage: deltakv-graph-test MODEL IDENTITY_SIDE_FILE SWIGLU_SIDE_FILE [gpu]
 // With "gpu" the weights and the graphs go to the first GPU (CUDA build) instead of the CPU.
@@ -311,6 +312,65 @@ int main(int argc, char ** argv) {
         }
         check(ids_ok, "block tokens pick their k nearest among the visible references (a center picks itself)");
         check(max_abs_diff(x_back, xb) <= tol * max_abs(xb), "identity compressor: the block rebuilt from latents and ids is the block");
+    }
+
+    // the fused reconstruction (GGML_OP_DELTAKV_RECON, patch 0009) against plain C++ and against the reference
+    // composition of ggml ops it replaces at decode: F16 exact rows, k = 4 references, some tokens centers
+    {
+        const int64_t dim = 96, n_refs = 30, n = 40, kk = 4;
+        std::mt19937 rng(7);
+        std::normal_distribution<float> nd;
+        matrix dv(dim * n), refs_f(dim * n_refs), center(n, 0.0f);
+        std::vector<ggml_fp16_t> refs_h(dim * n_refs);
+        std::vector<int32_t> idv(kk * n), rowv(n, 0);
+        for (auto & v : dv) v = nd(rng);
+        for (size_t i = 0; i < refs_h.size(); ++i) {
+            refs_h[i] = ggml_fp32_to_fp16(nd(rng));
+            refs_f[i] = ggml_fp16_to_fp32(refs_h[i]);
+        }
+        for (auto & v : idv) v = (int32_t) (rng() % n_refs);
+        for (int64_t i = 0; i < n; i += 3) {
+            center[i] = 1.0f;
+            rowv[i]   = (int32_t) (rng() % n_refs);
+        }
+        matrix naive(dim * n);
+        for (int64_t i = 0; i < n; ++i) {
+            for (int64_t e = 0; e < dim; ++e) {
+                if (center[i] != 0.0f) {
+                    naive[i * dim + e] = refs_f[rowv[i] * dim + e];
+                    continue;
+                }
+                float sum = 0;
+                for (int64_t j = 0; j < kk; ++j) sum += refs_f[idv[i * kk + j] * dim + e];
+                naive[i * dim + e] = dv[i * dim + e] + sum / kk;
+            }
+        }
+        graph_run g(backend);
+        ggml_tensor * d      = g.input(GGML_TYPE_F32, dim, n);
+        ggml_tensor * refs   = g.input(GGML_TYPE_F16, dim, n_refs);
+        ggml_tensor * ids    = g.input(GGML_TYPE_I32, kk, n);
+        ggml_tensor * rows   = g.input(GGML_TYPE_I32, n, 1);
+        ggml_tensor * is_c   = g.input(GGML_TYPE_F32, 1, n);
+        ggml_tensor * fused  = ggml_deltakv_recon(g.ctx, d, refs, ids, rows, is_c);
+        ggml_tensor * plain  = ggml_deltakv_recon(g.ctx, d, refs, ids, nullptr, nullptr);
+        ggml_tensor * xr     = ggml_add(g.ctx, d, llama_deltakv_ref_mean(g.ctx, refs, ids));
+        ggml_tensor * blend  = ggml_add(g.ctx, xr, ggml_mul(g.ctx, ggml_sub(g.ctx, ggml_get_rows(g.ctx, refs, rows), xr), is_c));
+        g.compute({fused, plain, blend}, {{d, dv.data()}, {refs, refs_h.data()}, {ids, idv.data()}, {rows, rowv.data()},
+                                          {is_c, center.data()}});
+        matrix no_centers = naive;
+        for (int64_t i = 0; i < n; ++i) {
+            for (int64_t e = 0; e < dim; ++e) {
+                float sum = 0;
+                for (int64_t j = 0; j < kk; ++j) sum += refs_f[idv[i * kk + j] * dim + e];
+                no_centers[i * dim + e] = dv[i * dim + e] + sum / kk;
+            }
+        }
+        check(max_abs_diff(g.outputs_cache[0], naive) <= 1e-5f * max_abs(naive),
+              "fused reconstruction: dec(z) + mean of the k F16 references, centers served exactly");
+        check(max_abs_diff(g.outputs_cache[1], no_centers) <= 1e-5f * max_abs(no_centers),
+              "fused reconstruction without centers: every token rebuilt");
+        check(max_abs_diff(g.outputs_cache[0], g.outputs_cache[2]) <= 1e-5f * max_abs(naive),
+              "fused reconstruction equals the composition of ggml ops it replaces");
     }
 
     ggml_backend_free(backend);

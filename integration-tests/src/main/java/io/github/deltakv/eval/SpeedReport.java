@@ -23,7 +23,9 @@ import javax.imageio.ImageIO;
  */
 public final class SpeedReport {
 
-    static final List<String> CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv");
+    /** deltakv-reference: DeltaKV with the reference composition of ggml ops instead of the fused kernels. */
+    static final List<String> CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv-reference", "deltakv");
+    static final int DELTAKV = CONFIGS.indexOf("deltakv");
     static final int[] DEPTHS = {32768, 131072};
 
     private SpeedReport() {
@@ -34,21 +36,26 @@ public final class SpeedReport {
         StringBuilder md = new StringBuilder("# Speed on the H200: stock llama.cpp against DeltaKV\n\n");
         md.append("Written by `SpeedReport` from the `speed-*.txt` files beside it (`gpu-speed-bench.sh`). Ratios are to ")
                 .append("stock F16 in the same run. Prefill: one sequence's prompt in one call (time to first token). ")
-                .append("Decode: 512 steps after the prompt, batch 1 (p50 / p99 / max step; the first step after the ")
-                .append("prompt is where DeltaKV compresses it). Batch: the most sequences whose KV fits in 16 GiB, 64 ")
-                .append("steps, tokens/s over all sequences.\n\n")
-                .append("Commands: on the GPU machine, one device call each (`OUT` kept on the machine between calls), ")
-                .append("`llamacpp-patch/scripts/gpu-speed-bench.sh build OUT`, `... single OUT 32768`, `... single OUT 131072`, ")
-                .append("`... batch OUT 32768 16`; then here `mvn -B -q -Pspeed-report verify -pl integration-tests ")
+                .append("Decode: 256 steps after the prompt, batch 1 (p50 / p99 / max step; the first step after the ")
+                .append("prompt is where DeltaKV compresses it, so tokens/s over all steps counts that step and steady ")
+                .append("tokens/s is 1000 / p50). `deltakv-reference`: DeltaKV with the reference composition of ggml ")
+                .append("ops instead of the fused reconstruction kernel (`LLAMA_DELTAKV_RECON_REFERENCE=1`). Batch: the most ")
+                .append("sequences whose KV fits in 16 GiB, 64 steps, tokens/s over all sequences.\n\n")
+                .append("Commands: on the GPU machine, device calls on one held machine, `llamacpp-patch/scripts/gpu-speed-bench.sh ")
+                .append("build OUT` and, with `DELTAKV_BENCH_CONFIGS=\"f16 q8_0 q4_0 deltakv deltakv-reference\" ")
+                .append("DELTAKV_BENCH_STEPS=256`, `... single OUT 32768`, `... single OUT 131072`, then ")
+                .append("`... batch OUT 32768 16` (configurations f16 q8_0 q4_0 deltakv); then here `mvn -B -q -Pspeed-report verify -pl integration-tests ")
                 .append("-Dspeed.dir=$PWD/results/speed-h200`. Model: `deltakv-random-model --preset llama31-8b` (F16 ")
                 .append("weights); compressor: `deltakv-sidefile write ... --kind random --encoder swiglu --ff 3072 ")
                 .append("--latent-dim 512 --bits 4 --full-layers 0,1,2,8,18` (the paper's Llama-3.1-8B settings).\n\n");
-        md.append("| measure | depth | f16 | q8_0 | q4_0 | deltakv | deltakv / f16 |\n|---|---|---|---|---|---|---|\n");
+        md.append("| measure | depth | f16 | q8_0 | q4_0 | deltakv-reference | deltakv | deltakv / f16 |\n")
+                .append("|---|---|---|---|---|---|---|---|\n");
         for (int depth : DEPTHS) {
             row(md, dir, "single", depth, "KV bytes allocated (GiB)", "kv_alloc_bytes", 1.0 / (1L << 30));
             row(md, dir, "single", depth, "KV bytes used by the tokens (GiB; stock: allocated)", "kv_used_bytes", 1.0 / (1L << 30));
             row(md, dir, "single", depth, "time to first token (s)", "prefill_s", 1);
-            row(md, dir, "single", depth, "decode tokens/s, batch 1", "decode_tok_s", 1);
+            row(md, dir, "single", depth, "decode tokens/s, batch 1, over all steps", "decode_tok_s", 1);
+            row(md, dir, "single", depth, "decode tokens/s, batch 1, steady (1000 / step p50)", STEADY, 1);
             row(md, dir, "single", depth, "step ms p50", "step_ms_p50", 1);
             row(md, dir, "single", depth, "step ms p99", "step_ms_p99", 1);
             row(md, dir, "single", depth, "step ms max", "step_ms_max", 1);
@@ -67,7 +74,7 @@ public final class SpeedReport {
         boolean any = false;
         for (int i = 0; i < v.length; i++) {
             Map<String, String> m = read(dir, phase, depth, CONFIGS.get(i));
-            String s = m.get(key);
+            String s = key.equals(STEADY) ? steady(m) : m.get(key);
             if (s == null && key.equals("kv_used_bytes") && !m.isEmpty()) {
                 s = m.get("kv_alloc_bytes");
             }
@@ -81,7 +88,16 @@ public final class SpeedReport {
         for (Double x : v) {
             md.append(' ').append(x == null ? "-" : format(x)).append(" |");
         }
-        md.append(v[0] == null || v[3] == null ? " - |\n" : String.format(Locale.ROOT, " %.2fx |%n", v[3] / v[0]));
+        md.append(v[0] == null || v[DELTAKV] == null ? " - |\n"
+                : String.format(Locale.ROOT, " %.2fx |%n", v[DELTAKV] / v[0]));
+    }
+
+    private static final String STEADY = "steady_tok_s";
+
+    /** Tokens/s of a typical step: 1000 / p50 (null without a p50). */
+    private static String steady(Map<String, String> m) {
+        String p50 = m.get("step_ms_p50");
+        return p50 == null ? null : String.valueOf(1000.0 / Double.parseDouble(p50));
     }
 
     static Map<String, String> read(Path dir, String phase, int depth, String config) throws IOException {
@@ -102,15 +118,16 @@ public final class SpeedReport {
         return x >= 100 || x == Math.rint(x) ? String.format(Locale.ROOT, "%.0f", x) : String.format(Locale.ROOT, "%.2f", x);
     }
 
-    /** Bars: decode tokens/s per configuration for batch 1 at each depth and for the 16 GiB batch. */
+    /** Bars: steady decode tokens/s per configuration for batch 1 at each depth, tokens/s of the 16 GiB batch. */
     private static void plot(Path dir) throws IOException {
-        String[][] groups = {{"single", "32768", "batch 1, 32K"}, {"single", "131072", "batch 1, 128K"},
+        String[][] groups = {{"single", "32768", "batch 1, 32K (steady)"}, {"single", "131072", "batch 1, 128K (steady)"},
             {"batch", "32768", "max batch in 16 GiB, 32K"}, {"batch", "131072", "max batch in 16 GiB, 128K"}};
         double max = 1;
         double[][] v = new double[groups.length][CONFIGS.size()];
         for (int gi = 0; gi < groups.length; gi++) {
             for (int ci = 0; ci < CONFIGS.size(); ci++) {
-                String s = read(dir, groups[gi][0], Integer.parseInt(groups[gi][1]), CONFIGS.get(ci)).get("decode_tok_s");
+                Map<String, String> m = read(dir, groups[gi][0], Integer.parseInt(groups[gi][1]), CONFIGS.get(ci));
+                String s = groups[gi][0].equals("single") ? steady(m) : m.get("decode_tok_s");
                 v[gi][ci] = s == null ? -1 : Double.parseDouble(s);
                 max = Math.max(max, v[gi][ci]);
             }
@@ -133,7 +150,8 @@ public final class SpeedReport {
             g.drawString(String.format(Locale.ROOT, "%.0f", y), left - 40, py + 4);
         }
         g.drawRect(left, top, pw, ph);
-        Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40)};
+        Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
+            new Color(230, 150, 150), new Color(214, 39, 40)};
         int gw = pw / groups.length;
         int bw = (gw - 30) / CONFIGS.size();
         for (int gi = 0; gi < groups.length; gi++) {

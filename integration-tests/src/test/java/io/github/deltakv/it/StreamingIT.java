@@ -116,6 +116,9 @@ class StreamingIT {
         assertThat(recorder.partials).hasSize(3);
         assertThat(recorder.done).isNotDone();
         assertThat(recorder.errors).isEmpty();
+        // the cancelled answer's cells are freed; the prompt stays for the next call to reuse
+        assertThat(engine.kvMemory().tokensHeld())
+                .isEqualTo(engine.countPromptTokens(List.of(UserMessage.from("Tell me a long story about the sea."))));
 
         Recorder next = new Recorder();
         streaming().build().chat(needle.message(), next);
