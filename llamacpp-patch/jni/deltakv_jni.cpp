@@ -67,6 +67,27 @@ JNIEXPORT jobjectArray JNI_FN(devices)(JNIEnv * env, jclass) {
     DKV_CATCH(env, nullptr)
 }
 
+// {free, total} bytes of each GPU device ggml found, in order (empty without GPUs)
+JNIEXPORT jlongArray JNI_FN(gpuMemory)(JNIEnv * env, jclass) {
+    DKV_TRY
+    std::vector<jlong> v;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        if (ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) {
+            size_t free = 0, total = 0;
+            ggml_backend_dev_memory(dev, &free, &total);
+            v.push_back((jlong) free);
+            v.push_back((jlong) total);
+        }
+    }
+    jlongArray out = env->NewLongArray((jsize) v.size());
+    if (out != nullptr) {
+        env->SetLongArrayRegion(out, 0, (jsize) v.size(), v.data());
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
 JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu_layers, jobject progress) {
     DKV_TRY
     clear_recent_errors();

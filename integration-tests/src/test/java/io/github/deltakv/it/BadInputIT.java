@@ -9,16 +9,22 @@ import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
+import io.github.deltakv.langchain4j.DeltaKvChatRequestParameters;
 import io.github.deltakv.langchain4j.DeltaKvException;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Every user mistake gives a clear Java exception, never a JVM crash; models stay usable where that makes sense. */
@@ -91,6 +97,53 @@ class BadInputIT {
             assertThat(ok.tokenUsage().inputTokenCount()).isPositive();
             assertThat(ok.tokenUsage().outputTokenCount()).isPositive();
         }
+    }
+
+    /** Each builder setting out of range: the name of the setting in an IllegalArgumentException, before loading. */
+    static Stream<Arguments> settingsOutOfRange() {
+        return Stream.of(
+                Arguments.of("batchSize", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.batchSize(0)),
+                Arguments.of("prefixCacheBytes", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.prefixCacheBytes(-1L)),
+                Arguments.of("maxQueuedCalls", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.maxQueuedCalls(-1)),
+                Arguments.of("kvCacheType", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.kvCacheType("q3_x")),
+                Arguments.of("kvEviction", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.kvEviction(-1, 64)),
+                Arguments.of("topK", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.topK(-1)),
+                Arguments.of("minP", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.minP(1.5)),
+                Arguments.of("repeatPenalty", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.repeatPenalty(0.0)),
+                Arguments.of("repeatLastN", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.repeatLastN(-2)),
+                Arguments.of("seed", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.seed(1L << 40)),
+                Arguments.of("maxOutputTokens", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.maxTokens(0)),
+                Arguments.of("modelPath", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.modelPath(null)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("settingsOutOfRange")
+    void every_setting_out_of_range_is_refused_by_name(String name, UnaryOperator<DeltaKvChatModel.Builder> bad) {
+        assertThatThrownBy(() -> bad.apply(kvtiny()).build().close())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(name);
+    }
+
+    @Test
+    void null_empty_and_blank_messages_and_bad_request_parameters_fail_and_the_model_goes_on() {
+        try (DeltaKvChatModel model = kvtiny().contextSize(512).build()) {
+            assertThatThrownBy(() -> model.chat((String) null)).isInstanceOf(RuntimeException.class);
+            assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(List.of()).build()))
+                    .isInstanceOf(RuntimeException.class);
+            assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi"))
+                    .parameters(DeltaKvChatRequestParameters.builder().minP(-0.1).build()).build()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("minP");
+            assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi"))
+                    .parameters(DeltaKvChatRequestParameters.builder().topP(0.0).build()).build()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("topP");
+            assertThat(model.chat("Hello")).isNotNull();
+        }
+    }
+
+    @Test
+    void a_chat_template_that_does_not_parse_fails_clearly() {
+        assertThatThrownBy(() -> kvtiny().chatTemplate("{% for m in messages %}{{ m.content ").build())
+                .isInstanceOf(DeltaKvException.class);
     }
 
     @Test

@@ -23,6 +23,9 @@ public final class LlamaNative {
     /** The compute devices ggml found, e.g. "CPU (AMD EPYC)". */
     public static native String[] devices();
 
+    /** {free, total} bytes of each GPU device ggml found, in order; empty without GPUs. */
+    public static native long[] gpuMemory();
+
     /** Loads a GGUF model; {@code gpuLayers} -1 offloads all layers to the GPU when there is one. */
     public static native long loadModel(String path, int gpuLayers, LoadProgress progress);
 
