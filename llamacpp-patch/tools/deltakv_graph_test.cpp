@@ -311,6 +311,18 @@ int main(int argc, char ** argv) {
             ids_ok = ids_ok && want == got;
         }
         check(ids_ok, "block tokens pick their k nearest among the visible references (a center picks itself)");
+
+        // the visibility mask built on the backend from one count per token equals the planner's dense mask
+        matrix counts(e);
+        for (int64_t c = 0; c < e; ++c) counts[c] = (float) plan.n_visible_refs(blk, (int32_t) c);
+        graph_run gm(backend);
+        ggml_tensor * tv = gm.input(GGML_TYPE_F32, 1, e);
+        gm.compute({llama_deltakv_prefix_mask(gm.ctx, n_refs, tv)}, {{tv, counts.data()}});
+        bool mask_ok = gm.outputs_cache[0].size() == vis.size();
+        for (size_t i = 0; mask_ok && i < vis.size(); ++i) {
+            mask_ok = vis[i] == 0.0f ? gm.outputs_cache[0][i] == 0.0f : gm.outputs_cache[0][i] <= -1e29f;
+        }
+        check(mask_ok, "prefix mask from per-token counts: 0 where the planner's mask is 0, -1e30 where it is -inf");
         check(max_abs_diff(x_back, xb) <= tol * max_abs(xb), "identity compressor: the block rebuilt from latents and ids is the block");
     }
 
