@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -275,6 +276,35 @@ int main(int argc, char ** argv) {
                    "max_rel=" + fmt("%.2e", d.max_rel) + " top1=" + std::to_string(d.top1) + "/" +
                    std::to_string(d.steps) + " " + describe(st));
         }
+    }
+
+    // --- graph reuse at decode: the same logits as rebuilding the graph every step, and graphs reused ------
+    {
+        run_config cfg;
+        cfg.sidefile = random;
+        cfg.n_ctx    = 2048;
+        cfg.n_batch  = 2048;
+        const std::vector<llama_token> p = prefix(1200);
+        const int32_t steps = 300; // crosses block compressions and a 256-row padding boundary
+        std::vector<std::vector<float>> rebuilt, reused;
+        std::vector<llama_token> gen;
+        int32_t n_reused = 0;
+        setenv("LLAMA_GRAPH_REUSE_DISABLE", "1", 1);
+        bool ok = false;
+        {
+            run_context rc;
+            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, 512, steps, n_vocab, rebuilt, &gen);
+        }
+        unsetenv("LLAMA_GRAPH_REUSE_DISABLE");
+        if (ok) {
+            run_context rc;
+            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, 512, steps, n_vocab, reused, nullptr, &gen);
+            n_reused = ok ? llama_perf_context(rc.ctx).n_reused : 0;
+        }
+        const diff_stats d = compare(rebuilt, reused);
+        report(ok && d.steps == steps + 1 && d.max_rel == 0.0 && n_reused > steps / 2, "graph-reuse",
+               "max_rel=" + fmt("%.2e", d.max_rel) + " over " + std::to_string(d.steps) + " steps, " +
+               std::to_string(n_reused) + " decode graphs reused");
     }
 
     // --- random compressor, int4 latents, at ctx_8k tokens ----------------------------------------------
