@@ -1,0 +1,219 @@
+package io.github.deltakv.kernels;
+
+import static jcuda.driver.JCudaDriver.cuCtxCreate;
+import static jcuda.driver.JCudaDriver.cuCtxDestroy;
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import jcuda.Pointer;
+import jcuda.Sizeof;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.JCudaDriver;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fused reconstruction kernel (kernels/src/main/cuda/deltakv-recon-kernel.cuh, the one ggml-cuda launches for
+ * GGML_OP_DELTAKV_RECON) loaded from the PTX nvcc 13 made of it, run through JCuda and compared with a Java
+ * reference of the formula. Skipped without nvcc at build time, a CUDA driver or a GPU.
+ */
+@Tag("gpu")
+class DeltaKvReconKernelTest {
+
+    private static CUcontext context;
+    private static CUfunction kernel;
+    private final List<CUdeviceptr> allocations = new ArrayList<>();
+
+    /** Why the kernel cannot run here (null when it can). */
+    private static String unavailable;
+
+    @BeforeAll
+    static void loadKernel() throws IOException {
+        byte[] ptx;
+        try (InputStream in = DeltaKvReconKernelTest.class.getResourceAsStream("/ptx/deltakv-recon.ptx")) {
+            if (in == null) {
+                unavailable = "no PTX: nvcc was not on the PATH when the tests were built";
+                return;
+            }
+            byte[] text = in.readAllBytes();
+            ptx = Arrays.copyOf(text, text.length + 1); // NUL-terminated for cuModuleLoadData
+        }
+        int[] devices = {0};
+        try {
+            JCudaDriver.setExceptionsEnabled(true);
+            cuInit(0);
+            cuDeviceGetCount(devices);
+        } catch (Throwable e) {
+            unavailable = "no CUDA driver: " + e;
+            return;
+        }
+        if (devices[0] == 0) {
+            unavailable = "no GPU";
+            return;
+        }
+        CUdevice device = new CUdevice();
+        cuDeviceGet(device, 0);
+        context = new CUcontext();
+        cuCtxCreate(context, 0, device);
+        CUmodule module = new CUmodule();
+        cuModuleLoadData(module, ptx);
+        kernel = new CUfunction();
+        cuModuleGetFunction(kernel, module, "deltakv_recon_f16");
+    }
+
+    @BeforeEach
+    void needsTheKernel() {
+        assumeTrue(unavailable == null, () -> unavailable);
+    }
+
+    @AfterAll
+    static void closeContext() {
+        if (context != null) {
+            cuCtxDestroy(context);
+        }
+    }
+
+    @Test
+    void rebuilds_tokens_and_serves_centers_exactly() {
+        check(1000, 57, 300, 4, true, true, 1);
+    }
+
+    @Test
+    void rebuilds_every_token_without_centers() {
+        check(2048, 130, 513, 4, true, false, 2);
+    }
+
+    @Test
+    void gives_the_mean_alone_without_a_decoded_residual() {
+        check(96, 9, 40, 3, false, false, 3);
+    }
+
+    /** Random inputs; the kernel's result against the formula in Java, to float rounding. */
+    private void check(int ne0, int nRefs, int n, int k, boolean withD, boolean withCenters, long seed) {
+        Random rnd = new Random(seed);
+        short[] refs = new short[ne0 * nRefs];
+        for (int i = 0; i < refs.length; i++) {
+            refs[i] = randomHalf(rnd);
+        }
+        float[] d = new float[ne0 * n];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = (float) rnd.nextGaussian();
+        }
+        int[] ids = new int[k * n];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = rnd.nextInt(nRefs);
+        }
+        int[] rows = new int[n];
+        float[] center = new float[n];
+        for (int i = 0; i < n; i++) {
+            rows[i] = rnd.nextInt(nRefs);
+            center[i] = withCenters && i % 5 == 0 ? 1.0f : 0.0f;
+        }
+
+        float[] expected = new float[ne0 * n];
+        float scale = 1.0f / k;
+        for (int i = 0; i < n; i++) {
+            for (int e = 0; e < ne0; e++) {
+                if (center[i] != 0.0f) {
+                    expected[i * ne0 + e] = halfToFloat(refs[rows[i] * ne0 + e]);
+                    continue;
+                }
+                float sum = halfToFloat(refs[ids[i * k] * ne0 + e]);
+                for (int j = 1; j < k; j++) {
+                    sum += halfToFloat(refs[ids[i * k + j] * ne0 + e]);
+                }
+                expected[i * ne0 + e] = withD ? d[i * ne0 + e] + sum * scale : sum * scale;
+            }
+        }
+
+        CUdeviceptr dD = withD ? upload(Pointer.to(d), (long) d.length * Sizeof.FLOAT) : new CUdeviceptr();
+        CUdeviceptr dRefs = upload(Pointer.to(refs), (long) refs.length * Sizeof.SHORT);
+        CUdeviceptr dIds = upload(Pointer.to(ids), (long) ids.length * Sizeof.INT);
+        CUdeviceptr dRows = withCenters ? upload(Pointer.to(rows), (long) n * Sizeof.INT) : new CUdeviceptr();
+        CUdeviceptr dCenter = withCenters ? upload(Pointer.to(center), (long) n * Sizeof.FLOAT) : new CUdeviceptr();
+        CUdeviceptr dOut = alloc((long) ne0 * n * Sizeof.FLOAT);
+        try {
+            Pointer params = Pointer.to(Pointer.to(dD), Pointer.to(dRefs), Pointer.to(dIds), Pointer.to(dRows),
+                    Pointer.to(dCenter), Pointer.to(dOut), Pointer.to(new long[] {ne0}), Pointer.to(new int[] {k}),
+                    Pointer.to(new long[] {(long) ne0 * Sizeof.FLOAT}), Pointer.to(new long[] {(long) ne0 * Sizeof.SHORT}),
+                    Pointer.to(new long[] {Sizeof.INT}), Pointer.to(new long[] {(long) k * Sizeof.INT}),
+                    Pointer.to(new long[] {(long) ne0 * Sizeof.FLOAT}));
+            int threads = Math.min(256, (ne0 + 31) / 32 * 32);
+            cuLaunchKernel(kernel, n, 1, 1, threads, 1, 1, 0, null, params, null);
+            cuCtxSynchronize();
+            float[] got = new float[ne0 * n];
+            cuMemcpyDtoH(Pointer.to(got), dOut, (long) got.length * Sizeof.FLOAT);
+
+            float max = 0;
+            float maxDiff = 0;
+            for (int i = 0; i < got.length; i++) {
+                max = Math.max(max, Math.abs(expected[i]));
+                maxDiff = Math.max(maxDiff, Math.abs(expected[i] - got[i]));
+            }
+            assertThat(maxDiff).as("max |kernel - reference| of %d x %d values", ne0, n).isLessThanOrEqualTo(1e-6f * max);
+            for (int i = 0; i < n; i++) {
+                if (center[i] != 0.0f) {
+                    assertThat(Arrays.copyOfRange(got, i * ne0, (i + 1) * ne0)).as("center token %d", i)
+                            .containsExactly(Arrays.copyOfRange(expected, i * ne0, (i + 1) * ne0));
+                }
+            }
+        } finally {
+            allocations.forEach(JCudaDriver::cuMemFree);
+            allocations.clear();
+        }
+    }
+
+    private CUdeviceptr alloc(long bytes) {
+        CUdeviceptr p = new CUdeviceptr();
+        cuMemAlloc(p, bytes);
+        allocations.add(p);
+        return p;
+    }
+
+    private CUdeviceptr upload(Pointer host, long bytes) {
+        CUdeviceptr p = alloc(bytes);
+        cuMemcpyHtoD(p, host, bytes);
+        return p;
+    }
+
+    /** A random finite half: sign, exponent 10..20 (magnitudes 2^-5 .. 2^5), random mantissa. */
+    static short randomHalf(Random rnd) {
+        int sign = rnd.nextBoolean() ? 0x8000 : 0;
+        int exponent = 10 + rnd.nextInt(11);
+        return (short) (sign | exponent << 10 | rnd.nextInt(1 << 10));
+    }
+
+    /** IEEE half bits to float (normal numbers; randomHalf makes no others). */
+    static float halfToFloat(short h) {
+        int bits = h & 0xFFFF;
+        int sign = bits >> 15;
+        int exponent = (bits >> 10) & 0x1F;
+        int mantissa = bits & 0x3FF;
+        return Float.intBitsToFloat(sign << 31 | (exponent - 15 + 127) << 23 | mantissa << 13);
+    }
+}
