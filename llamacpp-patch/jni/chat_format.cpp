@@ -21,37 +21,36 @@ chat_templates * new_chat_templates(const llama_model * model, const std::string
 }
 
 std::string apply_chat_template(const chat_templates * t, const std::string & messages_json,
-                                const std::string & tools_json, bool add_generation_prompt) {
+                                bool add_generation_prompt) {
     common_chat_templates_inputs inputs;
     inputs.messages              = common_chat_msgs_parse_oaicompat(common_json::parse(messages_json));
     inputs.add_generation_prompt = add_generation_prompt;
     inputs.use_jinja             = true;
-    if (!tools_json.empty()) {
-        inputs.tools = common_chat_tools_parse_oaicompat(common_json::parse(tools_json));
-    }
     return common_chat_templates_apply(t->tmpls.get(), inputs).prompt;
 }
 
-bool template_supports_tools(const chat_templates * t) {
+// a capability of the template (the tool-use variant's, when the model has one)
+static bool has_cap(const chat_templates * t, const char * name) {
     const auto caps = common_chat_templates_get_caps(t->tmpls.get());
-    const auto it   = caps.find("supports_tools");
+    const auto it   = caps.find(name);
     return it != caps.end() && it->second;
 }
 
+bool template_supports_tools(const chat_templates * t) {
+    return has_cap(t, "supports_tools");
+}
+
 bool template_supports_tool_calls(const chat_templates * t) {
-    const auto caps = common_chat_templates_get_caps(t->tmpls.get());
-    const auto it   = caps.find("supports_tool_calls");
-    return template_supports_tools(t) && it != caps.end() && it->second;
+    return has_cap(t, "supports_tools") && has_cap(t, "supports_tool_calls");
 }
 
 chat_call * new_chat_call(const chat_templates * t, const std::string & messages_json, const std::string & tools_json,
                           const std::string & tool_choice, const std::string & json_schema) {
-    const auto caps = common_chat_templates_get_caps(t->tmpls.get());
     common_chat_templates_inputs inputs;
     inputs.messages              = common_chat_msgs_parse_oaicompat(common_json::parse(messages_json));
     inputs.tools                 = common_chat_tools_parse_oaicompat(common_json::parse(tools_json));
     inputs.tool_choice           = common_chat_tool_choice_parse_oaicompat(tool_choice);
-    inputs.parallel_tool_calls   = caps.count("supports_parallel_tool_calls") && caps.at("supports_parallel_tool_calls");
+    inputs.parallel_tool_calls   = has_cap(t, "supports_parallel_tool_calls");
     inputs.json_schema           = json_schema;
     inputs.add_generation_prompt = true;
     inputs.use_jinja             = true;
@@ -59,7 +58,7 @@ chat_call * new_chat_call(const chat_templates * t, const std::string & messages
     auto call      = std::make_unique<chat_call>();
     call->required = inputs.tool_choice == COMMON_CHAT_TOOL_CHOICE_REQUIRED;
     call->params   = common_chat_templates_apply(t->tmpls.get(), inputs);
-    call->parser = common_chat_parser_params(call->params); // copies only the format and the generation prompt
+    call->parser   = common_chat_parser_params(call->params); // copies only the format and the generation prompt
     if (!call->params.parser.empty()) {
         call->parser.parser.load(call->params.parser);
     }

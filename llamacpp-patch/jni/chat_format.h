@@ -16,9 +16,9 @@ struct chat_templates {
 // template_override: a Jinja template source to use instead of the model's own ("" = the model's)
 chat_templates * new_chat_templates(const llama_model * model, const std::string & template_override);
 
-// messages_json: an OpenAI-style JSON array of messages; tools_json: a JSON array of tools or "".
+// messages_json: an OpenAI-style JSON array of messages (a call with tools is a chat_call, below)
 std::string apply_chat_template(const chat_templates * t, const std::string & messages_json,
-                                const std::string & tools_json, bool add_generation_prompt);
+                                bool add_generation_prompt);
 
 // Whether the template renders tool definitions.
 bool template_supports_tools(const chat_templates * t);

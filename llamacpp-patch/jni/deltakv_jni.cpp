@@ -157,11 +157,11 @@ JNIEXPORT void JNI_FN(freeTemplates)(JNIEnv *, jclass, jlong t) {
     delete handle<chat_templates>(t);
 }
 
-JNIEXPORT jstring JNI_FN(applyTemplate)(JNIEnv * env, jclass, jlong t, jstring messages_json, jstring tools_json,
+JNIEXPORT jstring JNI_FN(applyTemplate)(JNIEnv * env, jclass, jlong t, jstring messages_json,
                                         jboolean add_generation_prompt) {
     DKV_TRY
     const std::string prompt = apply_chat_template(handle<chat_templates>(t), jstring_to_utf8(env, messages_json),
-                                                   jstring_to_utf8(env, tools_json), add_generation_prompt);
+                                                   add_generation_prompt);
     return utf8_to_jstring(env, prompt);
     DKV_CATCH(env, nullptr)
 }

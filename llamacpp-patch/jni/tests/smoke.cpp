@@ -71,7 +71,7 @@ int main(int argc, char ** argv) {
     }
     std::unique_ptr<dkv::chat_templates> tmpl(dkv::new_chat_templates(model->model, ""));
     const std::string text = dkv::apply_chat_template(
-        tmpl.get(), "[{\"role\":\"user\",\"content\":" + json_string(prompt.str()) + "}]", "", true);
+        tmpl.get(), "[{\"role\":\"user\",\"content\":" + json_string(prompt.str()) + "}]", true);
     const auto tokens = dkv::tokenize(model->vocab, text, true, true);
 
     dkv::sampling_params sp;

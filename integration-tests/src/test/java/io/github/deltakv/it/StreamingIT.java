@@ -15,8 +15,6 @@ import io.github.deltakv.langchain4j.DeltaKvEngine;
 import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
 
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -49,43 +47,6 @@ class StreamingIT {
 
     private static DeltaKvStreamingChatModel.Builder streaming() {
         return DeltaKvStreamingChatModel.builder().engine(engine).temperature(0.0).maxTokens(16);
-    }
-
-    /** Collects a stream: partial texts, the threads they came on, and the end. */
-    static final class Recorder implements StreamingChatResponseHandler {
-        final List<String> partials = new CopyOnWriteArrayList<>();
-        final List<String> threads = new CopyOnWriteArrayList<>();
-        final CompletableFuture<ChatResponse> done = new CompletableFuture<>();
-        final List<Throwable> errors = new CopyOnWriteArrayList<>();
-        int cancelAfter = Integer.MAX_VALUE;
-        RuntimeException throwFromPartial;
-        RuntimeException throwFromComplete;
-
-        @Override
-        public void onPartialResponse(PartialResponse partial, PartialResponseContext context) {
-            partials.add(partial.text());
-            threads.add(Thread.currentThread().getName());
-            if (partials.size() == cancelAfter) {
-                context.streamingHandle().cancel();
-            }
-            if (throwFromPartial != null) {
-                throw throwFromPartial;
-            }
-        }
-
-        @Override
-        public void onCompleteResponse(ChatResponse response) {
-            threads.add(Thread.currentThread().getName());
-            done.complete(response);
-            if (throwFromComplete != null) {
-                throw throwFromComplete;
-            }
-        }
-
-        @Override
-        public void onError(Throwable error) {
-            errors.add(error);
-        }
     }
 
     @Test

@@ -22,11 +22,7 @@ final class SuiteModels {
 
     static synchronized DeltaKvEngine engine() {
         if (engine == null || engine.isClosed()) {
-            engine = DeltaKvEngine.builder()
-                    .modelPath(TestModels.suiteModel())
-                    .contextSize(2048)
-                    .threads(TestModels.threads())
-                    .build();
+            engine = suiteEngine().build();
         }
         return engine;
     }
@@ -38,12 +34,7 @@ final class SuiteModels {
     static synchronized DeltaKvEngine toolEngine() {
         if (toolEngine == null || toolEngine.isClosed()) {
             DeltaKvEngine own = engine();
-            toolEngine = own.templateSupportsTools() ? own : DeltaKvEngine.builder()
-                    .modelPath(TestModels.suiteModel())
-                    .contextSize(2048)
-                    .threads(TestModels.threads())
-                    .chatTemplate(ChatTemplates.qwen25())
-                    .build();
+            toolEngine = own.templateSupportsTools() ? own : suiteEngine().chatTemplate(ChatTemplates.qwen25()).build();
         }
         return toolEngine;
     }
@@ -60,6 +51,10 @@ final class SuiteModels {
         assumeTrue(TestModels.suiteModelKnowsWorld(), () -> name + " needs a model that follows requests: it asserts "
                 + family + "; " + TestModels.suiteModel().getFileName() + " only retrieves from its prompt "
                 + "(run with -Ddeltakv.suite.model=<real model> -Ddeltakv.suite.model.knows-world=true)");
+    }
+
+    private static DeltaKvEngine.Builder suiteEngine() {
+        return DeltaKvEngine.builder().modelPath(TestModels.suiteModel()).contextSize(2048).threads(TestModels.threads());
     }
 
     /** A closed engine: every call on a model over it fails with IllegalStateException. */

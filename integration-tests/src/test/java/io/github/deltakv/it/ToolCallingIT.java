@@ -21,7 +21,6 @@ import dev.langchain4j.model.chat.request.json.JsonRawSchema;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.chat.response.CompleteToolCall;
 import dev.langchain4j.model.chat.response.PartialToolCall;
-import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.service.AiServices;
 
@@ -30,7 +29,6 @@ import io.github.deltakv.langchain4j.DeltaKvEngine;
 import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
 
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
@@ -161,39 +159,14 @@ class ToolCallingIT {
     void streaming_hands_over_the_arguments_piece_by_piece() throws Exception {
         DeltaKvStreamingChatModel streaming = DeltaKvStreamingChatModel.builder().engine(engine).temperature(0.0)
                 .maxTokens(400).build();
-        List<PartialToolCall> partials = new CopyOnWriteArrayList<>();
-        List<CompleteToolCall> completes = new CopyOnWriteArrayList<>();
-        StringBuilder text = new StringBuilder();
-        CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+        Recorder recorder = new Recorder();
         streaming.chat(ChatRequest.builder().messages(UserMessage.from("What is 2 plus 3?"))
                 .parameters(ChatRequestParameters.builder().toolSpecifications(ADD).toolChoice(ToolChoice.REQUIRED).build())
-                .build(), new StreamingChatResponseHandler() {
-                    @Override
-                    public void onPartialResponse(String partialResponse) {
-                        text.append(partialResponse);
-                    }
-
-                    @Override
-                    public void onPartialToolCall(PartialToolCall partialToolCall) {
-                        partials.add(partialToolCall);
-                    }
-
-                    @Override
-                    public void onCompleteToolCall(CompleteToolCall completeToolCall) {
-                        completes.add(completeToolCall);
-                    }
-
-                    @Override
-                    public void onCompleteResponse(ChatResponse response) {
-                        done.complete(response);
-                    }
-
-                    @Override
-                    public void onError(Throwable error) {
-                        done.completeExceptionally(error);
-                    }
-                });
-        ChatResponse response = done.get(2, TimeUnit.MINUTES);
+                .build(), recorder);
+        ChatResponse response = recorder.done.get(2, TimeUnit.MINUTES);
+        List<PartialToolCall> partials = recorder.partialToolCalls;
+        List<CompleteToolCall> completes = recorder.completeToolCalls;
+        assertThat(recorder.errors).isEmpty();
 
         List<ToolExecutionRequest> calls = response.aiMessage().toolExecutionRequests();
         assertThat(calls).isNotEmpty();
@@ -208,7 +181,8 @@ class ToolCallingIT {
             String joined = pieces.stream().map(PartialToolCall::partialArguments).reduce("", String::concat);
             assertThat(joined).isEqualTo(calls.get(index).arguments());
         }
-        assertThat(text.toString()).isEqualTo(response.aiMessage().text() == null ? "" : response.aiMessage().text());
+        assertThat(String.join("", recorder.partials))
+                .isEqualTo(response.aiMessage().text() == null ? "" : response.aiMessage().text());
     }
 
     interface Calculator {
@@ -232,12 +206,12 @@ class ToolCallingIT {
         Calculator calculator = AiServices.builder(Calculator.class)
                 .chatModel(model)
                 .tools(tool)
-                .chatRequestTransformer(request -> request.messages().get(request.messages().size() - 1)
-                        instanceof UserMessage
-                        ? request.toBuilder().parameters(request.parameters().overrideWith(
-                                ChatRequestParameters.builder().toolChoice(ToolChoice.REQUIRED).build())).build()
-                        : request.toBuilder().parameters(request.parameters().overrideWith(
-                                ChatRequestParameters.builder().toolChoice(ToolChoice.NONE).build())).build())
+                .chatRequestTransformer(request -> {
+                    boolean usersTurn = request.messages().get(request.messages().size() - 1) instanceof UserMessage;
+                    ToolChoice choice = usersTurn ? ToolChoice.REQUIRED : ToolChoice.NONE;
+                    return request.toBuilder().parameters(request.parameters().overrideWith(
+                            ChatRequestParameters.builder().toolChoice(choice).build())).build();
+                })
                 .build();
 
         String answer = calculator.ask("What is 2 plus 3?");

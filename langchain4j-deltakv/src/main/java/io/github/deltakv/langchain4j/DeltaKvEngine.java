@@ -191,16 +191,16 @@ public final class DeltaKvEngine implements AutoCloseable {
     /** Tokens of the prompt {@code messages} make (chat template, BOS), exactly as a call evaluates it. */
     public int countPromptTokens(List<ChatMessage> messages) {
         String json = MessageJson.toJson(messages);
-        return withLock(() -> promptTokens(json).length);
+        return withLock(() -> promptTokens(promptText(json)).length);
     }
 
     private String promptText(String messagesJson) {
-        return LlamaNative.applyTemplate(state.templates, messagesJson, null, true);
+        return LlamaNative.applyTemplate(state.templates, messagesJson, true);
     }
 
-    private int[] promptTokens(String messagesJson) {
-        byte[] prompt = promptText(messagesJson).getBytes(StandardCharsets.UTF_8);
-        return LlamaNative.tokenize(state.model, prompt, true, true);
+    /** Tokens of a rendered prompt: BOS added as the vocabulary wants, the template's special tokens parsed. */
+    private int[] promptTokens(String prompt) {
+        return LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
     }
 
     /** KV-cache memory now. */
@@ -240,7 +240,7 @@ public final class DeltaKvEngine implements AutoCloseable {
                     tools.toolChoice(), tools.jsonSchema());
             try {
                 String[] prompt = call == 0 ? new String[] {promptText(messagesJson)} : LlamaNative.chatCallPrompt(call);
-                int[] tokens = LlamaNative.tokenize(state.model, prompt[0].getBytes(StandardCharsets.UTF_8), true, true);
+                int[] tokens = promptTokens(prompt[0]);
                 if (tokens.length >= contextSize) {
                     throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
                             + contextSize + " (prompt and answer together): shorten the messages or build the model "

@@ -42,9 +42,8 @@ public final class LlamaNative {
 
     public static native void freeTemplates(long templates);
 
-    /** Renders OpenAI-style JSON messages (and tools, a JSON array or null) to a prompt. */
-    public static native String applyTemplate(long templates, String messagesJson, String toolsJson,
-                                              boolean addGenerationPrompt);
+    /** Renders OpenAI-style JSON messages to a prompt (a call with tools: {@link #newChatCall}). */
+    public static native String applyTemplate(long templates, String messagesJson, boolean addGenerationPrompt);
 
     /** Whether the template both renders tools and has a format for tool calls in the answer. */
     public static native boolean templateSupportsToolCalls(long templates);
