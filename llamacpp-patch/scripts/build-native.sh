@@ -39,6 +39,22 @@ kernels=("$kernels_dir"/*.cu "$kernels_dir"/*.cuh)
 patch_hash=$(cat /dev/null "${patches[@]}" "${kernels[@]}" | sha256sum | cut -c1-16)
 tree_key="${LLAMA_COMMIT:0:12}-$patch_hash"
 work="$DELTAKV_CACHE/work/$tree_key"
+
+# --- the CUDA variant where no CUDA toolkit is: this CPU build + a CUDA backend built elsewhere -------
+# DELTAKV_CUDA_BACKEND: a folder with libggml-cuda.so and the BUILD-INFO of the CUDA build it came from (on a GPU
+# machine, build-native.sh cuda of the same sources). ggml loads backends at run time, so the CPU libraries of
+# this build and that backend make the CUDA variant, as long as both come from the same commit and patches.
+cuda_backend=
+if [ "$variant" = cuda ] && [ -n "${DELTAKV_CUDA_BACKEND:-}" ]; then
+  cuda_backend=$DELTAKV_CUDA_BACKEND
+  [ -f "$cuda_backend/libggml-cuda.so" ] && [ -f "$cuda_backend/BUILD-INFO" ] \
+    || die "DELTAKV_CUDA_BACKEND=$cuda_backend holds no libggml-cuda.so + BUILD-INFO"
+  grep -qx "llama.commit=$LLAMA_COMMIT" "$cuda_backend/BUILD-INFO" && grep -qx "patch.series=$patch_hash" "$cuda_backend/BUILD-INFO" \
+    || die "the CUDA backend in $cuda_backend was built from other sources (its BUILD-INFO: $(grep -E '^(llama.commit|patch.series)=' "$cuda_backend/BUILD-INFO" | tr '\n' ' '); here: $LLAMA_COMMIT $patch_hash)"
+  log "CUDA variant: this machine's CPU build + the CUDA backend from $cuda_backend"
+  variant=cpu
+fi
+
 if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
   log "applying ${#patches[@]} patch(es) onto $LLAMA_COMMIT"
   tmp=$(mktemp -d "$DELTAKV_CACHE/tmp.patch.XXXXXX")
@@ -67,9 +83,9 @@ sync_file() { # sync_file SRC DST
   if ! cmp -s "$1" "$2"; then mkdir -p "$(dirname "$2")"; cp "$1" "$2"; fi
 }
 sync_file "$here/CMakeLists.txt" "$work/superbuild/CMakeLists.txt"
-(cd "$here" && find jni tools -type f) | while read -r f; do sync_file "$here/$f" "$work/superbuild/$f"; done
-# drop files that were removed from jni/ and tools/
-(cd "$work/superbuild" && find jni tools -type f 2>/dev/null) | while read -r f; do [ -e "$here/$f" ] || rm -f "$work/superbuild/$f"; done
+(cd "$here" && find jni tools compat -type f) | while read -r f; do sync_file "$here/$f" "$work/superbuild/$f"; done
+# drop files that were removed from jni/, tools/ and compat/
+(cd "$work/superbuild" && find jni tools compat -type f 2>/dev/null) | while read -r f; do [ -e "$here/$f" ] || rm -f "$work/superbuild/$f"; done
 
 # --- configure and build -----------------------------------------------------------------------
 flags=(-DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC_DIR="$work/llama.cpp")
@@ -116,6 +132,7 @@ log "native build done in $(( $(date +%s) - start ))s"
 rm -rf "$out"
 mkdir -p "$out"
 cp -L "$build"/bin/lib*.so "$out/"
+[ -z "$cuda_backend" ] || cp "$cuda_backend/libggml-cuda.so" "$out/"
 # load order: dependencies first; backends (libggml-cpu*, libggml-cuda) are loaded by ggml itself
 {
   for lib in libggml-base.so libggml.so libllama.so libllama-common.so libdeltakv_jni.so; do
@@ -125,8 +142,9 @@ cp -L "$build"/bin/lib*.so "$out/"
 {
   echo "llama.commit=$LLAMA_COMMIT"
   echo "patch.series=$patch_hash"
-  echo "variant=$variant"
+  if [ -n "$cuda_backend" ]; then echo "variant=cuda"; else echo "variant=$variant"; fi
   echo "flags=${flags[*]}"
+  [ -z "$cuda_backend" ] || sed -n 's/^flags=/cuda.backend.flags=/p' "$cuda_backend/BUILD-INFO"
   echo "build.dir=$build"
   (cd "$out" && sha256sum lib*.so | sed 's/^\([0-9a-f]*\)  \(.*\)/sha256.\2=\1/')
 } >"$out/BUILD-INFO"

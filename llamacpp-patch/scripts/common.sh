@@ -2,6 +2,10 @@
 # Shared settings and helpers for the native build scripts (sourced, not run).
 # $here is the llamacpp-patch folder.
 
+# One collation everywhere: globs (the patch series and kernels, hashed in that order into the cache key) sort
+# alike on every machine.
+export LC_ALL=C
+
 # Native build cache, outside any clone so that a fresh clone (and CI) reuses it.
 DELTAKV_CACHE=${DELTAKV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/langchain4j-deltakv}
 mkdir -p "$DELTAKV_CACHE"

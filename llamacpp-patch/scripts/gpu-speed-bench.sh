@@ -5,7 +5,8 @@
 # machine keeps the build, the model and earlier results between calls while it is held.
 #
 # usage (from the repo root):
-#   gpu-speed-bench.sh build OUT_DIR            build the CUDA variant; make the model and the compressor
+#   gpu-speed-bench.sh build OUT_DIR            build the CUDA variant; make the model and the compressor;
+#                                                OUT_DIR/cuda-backend: libggml-cuda.so (xz, in parts) + BUILD-INFO
 #   gpu-speed-bench.sh kernels OUT_DIR          the DeltaKV graph test (fused reconstruction op included) and the
 #                                                memory test with every layer on the GPU, on kvtiny
 #   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
@@ -14,7 +15,8 @@
 #                                                single run)
 # Every measure lands in OUT_DIR/speed-<phase>-<depth>-<config>.txt as key=value lines.
 # Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-reference is DeltaKV with the
-# reference composition of ggml ops instead of the fused reconstruction op); DELTAKV_BENCH_STEPS decode steps
+# reference composition of ggml ops instead of the fused reconstruction op; deltakv-noreuse is DeltaKV with
+# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1); DELTAKV_BENCH_STEPS decode steps
 # for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
 # Compressor: the paper's Llama-3.1-8B settings (full layers 0,1,2,8,18; latent 512, int4; SwiGLU encoder of
@@ -35,6 +37,9 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
   bin=$(cat "$work/bin-dir")
   if [ "$config" = deltakv ]; then
     "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
+  elif [ "$config" = deltakv-noreuse ]; then
+    LLAMA_GRAPH_REUSE_DISABLE=1 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" \
+      --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
   elif [ "$config" = deltakv-reference ]; then
     LLAMA_DELTAKV_RECON_REFERENCE=1 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" \
       --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
@@ -50,6 +55,15 @@ build)
   bash llamacpp-patch/scripts/build-native.sh cuda "$work/natives"
   echo "cuda build: $(( $(date +%s) - start )) s" | tee -a "$out/gpu.txt"
   cp "$work/natives/BUILD-INFO" "$out/"
+  # the newest C library version each library needs (glibc-compat.h keeps the CUDA backend loadable on older ones)
+  for lib in "$work"/natives/*.so; do
+    echo "$(basename "$lib") needs $(objdump -T "$lib" | grep -oE 'GLIBC_[0-9.]+' | sort -uV | tail -1)"
+  done | tee -a "$out/gpu.txt"
+  # the CUDA backend alone, compressed in parts, for the linux-x86_64-cuda13 natives jar
+  # (build-native.sh cuda with DELTAKV_CUDA_BACKEND pairs it with a CPU build of the same sources)
+  mkdir -p "$out/cuda-backend"
+  cp "$work/natives/BUILD-INFO" "$out/cuda-backend/"
+  xz -T0 -6 -c "$work/natives/libggml-cuda.so" | split -b 15M - "$out/cuda-backend/libggml-cuda.so.xz.part-"
   build=$(sed -n 's/^build.dir=//p' "$work/natives/BUILD-INFO")
   echo "$build/bin" > "$work/bin-dir"
   start=$(date +%s)

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The native build refuses what it must refuse: a download whose hash is wrong, and a patch that does
- * not apply. Each runs the real scripts on a copy of this module, with a cache of its own.
+ * The native build refuses what it must refuse: a download whose hash is wrong, a patch that does not
+ * apply, and a CUDA backend built from other sources than the CPU build it would join. Each runs the real scripts on a copy of this module, with a cache of its own.
  */
 class NativeBuildScriptsTest {
 
@@ -58,12 +58,7 @@ class NativeBuildScriptsTest {
 
     @Test
     void a_patch_that_does_not_apply_stops_the_build() throws Exception {
-        String commit = properties().getProperty("llama.commit");
-        Path pristine = realCache().resolve("src/llama-" + commit);
-        assumeTrue(Files.isRegularFile(pristine.resolve(".deltakv-verified")), "no verified llama.cpp source in the cache yet");
-        Path cache = tmp.resolve("cache-patch");
-        Files.createDirectories(cache.resolve("src"));
-        Path link = Files.createSymbolicLink(cache.resolve("src/llama-" + commit), pristine);
+        Path cache = cacheWithVerifiedSource("cache-patch");
         Path copy = copyModule();
         Files.writeString(copy.resolve("patches/9999-broken.patch"), String.join("\n",
                 "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
@@ -84,21 +79,64 @@ class NativeBuildScriptsTest {
         try {
             r = run(copy, cache);
         } finally {
-            Files.delete(link); // the shared source tree is not the temp dir's to clean
+            unlinkSource(cache);
         }
 
         assertThat(r.exit).isNotZero();
         assertThat(r.output).contains("patch 9999-broken.patch does not apply");
     }
 
+    @Test
+    void a_cuda_backend_built_from_other_sources_is_refused() throws Exception {
+        Path cache = cacheWithVerifiedSource("cache-cuda");
+        Path backend = Files.createDirectories(tmp.resolve("backend"));
+        Files.writeString(backend.resolve("libggml-cuda.so"), "a CUDA backend");
+        Files.writeString(backend.resolve("BUILD-INFO"),
+                "llama.commit=" + properties().getProperty("llama.commit") + "\npatch.series=0000000000000000\n");
+
+        Result r;
+        try {
+            r = run(copyModule(), cache, "cuda", backend);
+        } finally {
+            unlinkSource(cache);
+        }
+
+        assertThat(r.exit).isNotZero();
+        assertThat(r.output).contains("was built from other sources").contains("patch.series=0000000000000000");
+    }
+
+    /** A cache of its own whose llama.cpp source is a link to the real cache's verified one (skips without it). */
+    private Path cacheWithVerifiedSource(String name) throws IOException {
+        String commit = properties().getProperty("llama.commit");
+        Path pristine = realCache().resolve("src/llama-" + commit);
+        assumeTrue(Files.isRegularFile(pristine.resolve(".deltakv-verified")), "no verified llama.cpp source in the cache yet");
+        Path cache = tmp.resolve(name);
+        Files.createDirectories(cache.resolve("src"));
+        Files.createSymbolicLink(cache.resolve("src/llama-" + commit), pristine);
+        return cache;
+    }
+
+    /** The link goes before the temp dir is cleaned: the shared source tree is not the temp dir's to delete. */
+    private static void unlinkSource(Path cache) throws IOException {
+        Files.delete(cache.resolve("src/llama-" + properties().getProperty("llama.commit")));
+    }
+
     private record Result(int exit, String output) {
     }
 
     private Result run(Path module, Path cache) throws Exception {
+        return run(module, cache, "cpu", null);
+    }
+
+    /** build-native.sh VARIANT on a module copy with a cache of its own (and DELTAKV_CUDA_BACKEND if given). */
+    private Result run(Path module, Path cache, String variant, Path cudaBackend) throws Exception {
         Path log = tmp.resolve("build.log");
-        ProcessBuilder pb = new ProcessBuilder("bash", module.resolve("scripts/build-native.sh").toString(), "cpu",
+        ProcessBuilder pb = new ProcessBuilder("bash", module.resolve("scripts/build-native.sh").toString(), variant,
                 tmp.resolve("out").toString()).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("DELTAKV_CACHE", cache.toString());
+        if (cudaBackend != null) {
+            pb.environment().put("DELTAKV_CUDA_BACKEND", cudaBackend.toString());
+        }
         Process p = pb.start();
         assertThat(p.waitFor(10, TimeUnit.MINUTES)).isTrue();
         return new Result(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
@@ -106,7 +144,8 @@ class NativeBuildScriptsTest {
 
     private Path copyModule() throws IOException {
         Path copy = tmp.resolve("module");
-        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "jni", "tools")) {
+        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "jni", "tools",
+                "compat")) {
             Path src = MODULE.resolve(entry);
             try (Stream<Path> files = Files.walk(src)) {
                 for (Path f : (Iterable<Path>) files::iterator) {

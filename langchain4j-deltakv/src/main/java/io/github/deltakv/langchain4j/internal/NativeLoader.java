@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
  *   <li>the folder in system property {@code deltakv.native.path} or environment variable
  *       {@code DELTAKV_NATIVE_PATH};</li>
  *   <li>each folder of {@code java.library.path} that holds {@code libdeltakv_jni.so};</li>
- *   <li>a natives jar on the class path ({@code META-INF/native/deltakv/<classifier>/}), CUDA variant first,
- *       extracted into {@code <deltakv.tmpdir or java.io.tmpdir>/langchain4j-deltakv-<build hash>/} with
+ *   <li>a natives jar on the class path ({@code META-INF/native/deltakv/<classifier>/}), CUDA variant first
+ *       (the CPU one when the CUDA one's libraries do not load), extracted into {@code <deltakv.tmpdir or java.io.tmpdir>/langchain4j-deltakv-<build hash>/} with
  *       atomic moves, so concurrent JVMs never see a half-written library.</li>
  * </ol>
  * A folder holds {@code natives.list} (load order) and {@code BUILD-INFO} (build facts and the sha256
@@ -54,14 +54,24 @@ public final class NativeLoader {
         if (loadedFrom != null) {
             return loadedFrom;
         }
-        Path dir = findFolder();
-        loadFrom(dir);
+        Path dir = configuredFolder();
+        if (dir != null) {
+            loadFrom(dir);
+        } else {
+            dir = loadFromJar();
+        }
         loadedFrom = dir;
-        LOG.info("DeltaKV natives loaded from {} (devices: {})", dir, String.join(", ", LlamaNative.devices()));
+        List<String> devices = List.of(LlamaNative.devices());
+        LOG.info("DeltaKV natives loaded from {} (devices: {})", dir, String.join(", ", devices));
+        if (Files.isRegularFile(dir.resolve("libggml-cuda.so")) && devices.stream().noneMatch(d -> d.startsWith("CUDA"))) {
+            LOG.info("the CUDA backend did not load (it needs an NVIDIA GPU and driver and the CUDA 13 runtime with "
+                    + "cuBLAS on the library path): running on the CPU");
+        }
         return dir;
     }
 
-    private static Path findFolder() {
+    /** The folder named by the user or found on {@code java.library.path}; null if none. */
+    private static Path configuredFolder() {
         String configured = System.getProperty("deltakv.native.path", System.getenv("DELTAKV_NATIVE_PATH"));
         if (configured != null && !configured.isBlank()) {
             Path dir = Path.of(configured);
@@ -76,16 +86,37 @@ public final class NativeLoader {
                 return Path.of(entry);
             }
         }
+        return null;
+    }
+
+    /**
+     * Extracts and loads the first natives jar on the class path whose libraries load here, CUDA variant first. A
+     * variant whose first library does not load (a C library older than its build needs, say) leaves nothing in
+     * the process, so the next is tried. Without a GPU the CUDA variant loads and ggml skips its CUDA backend.
+     */
+    private static Path loadFromJar() {
         if (!System.getProperty("os.name", "").toLowerCase().startsWith("linux")
                 || !System.getProperty("os.arch", "").matches("amd64|x86_64")) {
             throw new DeltaKvException("no DeltaKV natives for " + System.getProperty("os.name") + " "
                     + System.getProperty("os.arch") + " (only linux x86_64 is built so far)");
         }
+        DeltaKvException firstFailure = null;
         for (String classifier : CLASSIFIERS) {
             String base = RESOURCE_ROOT + classifier + "/";
-            if (resource(base + "BUILD-INFO") != null) {
-                return extract(base, classifier, extractionRoot());
+            if (resource(base + "BUILD-INFO") == null) {
+                continue;
             }
+            Path dir = extract(base, classifier, extractionRoot());
+            try {
+                loadFrom(dir);
+                return dir;
+            } catch (NothingLoaded e) {
+                LOG.warn("DeltaKV natives {} do not load here, trying the next: {}", classifier, e.getMessage());
+                firstFailure = firstFailure == null ? e : firstFailure;
+            }
+        }
+        if (firstFailure != null) {
+            throw firstFailure;
         }
         throw new DeltaKvException("DeltaKV natives not found: add io.github.deltakv:langchain4j-deltakv-natives "
                 + "(classifier linux-x86_64 or linux-x86_64-cuda13) to the class path, or point "
@@ -150,6 +181,7 @@ public final class NativeLoader {
         } catch (IOException e) {
             throw new DeltaKvException("cannot read " + dir.resolve("natives.list") + ": " + e.getMessage(), e);
         }
+        boolean anyLoaded = false;
         for (String lib : order) {
             Path path = dir.resolve(lib).toAbsolutePath();
             if (!Files.isRegularFile(path)) {
@@ -157,11 +189,20 @@ public final class NativeLoader {
             }
             try {
                 System.load(path.toString());
+                anyLoaded = true;
             } catch (UnsatisfiedLinkError e) {
-                throw new DeltaKvException("cannot load native library " + path + ": " + e.getMessage(), e);
+                String message = "cannot load native library " + path + ": " + e.getMessage();
+                throw anyLoaded ? new DeltaKvException(message, e) : new NothingLoaded(message, e);
             }
         }
         LlamaNative.initBackends(dir.toAbsolutePath().toString());
+    }
+
+    /** A folder's first library did not load, so none of the folder is in the process. */
+    private static final class NothingLoaded extends DeltaKvException {
+        NothingLoaded(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /** A class-path resource, from the thread's context class loader first (application servers), then ours. */
