@@ -12,6 +12,7 @@
 //                 counted by hand, memory ratio by hand
 //   seq-*         seq_rm inside the recent window and in compressed history, seq_cp, two sequences in one
 //                 batch, state save/restore, an unsupported context refused
+//   batch-*       sequences of different lengths decoded in one batch against each run alone
 #include "tool_common.h"
 
 #include <algorithm>
@@ -125,6 +126,24 @@ struct diff_stats {
     int    top1    = 0; // steps with the same argmax
     int    steps   = 0;
 };
+
+// one batch of one token for each sequence i (seq_id i), every token's logits kept
+static bool decode_one_each(llama_context * ctx, const std::vector<llama_token> & tokens,
+                            const std::vector<int32_t> & pos) {
+    const int32_t n = (int32_t) tokens.size();
+    llama_batch batch = llama_batch_init(n, 0, 1);
+    batch.n_tokens = n;
+    for (int32_t i = 0; i < n; ++i) {
+        batch.token[i]     = tokens[i];
+        batch.pos[i]       = pos[i];
+        batch.n_seq_id[i]  = 1;
+        batch.seq_id[i][0] = i;
+        batch.logits[i]    = true;
+    }
+    const bool ok = llama_decode(ctx, batch) == 0;
+    llama_batch_free(batch);
+    return ok;
+}
 
 static diff_stats compare(const std::vector<std::vector<float>> & a, const std::vector<std::vector<float>> & b) {
     diff_stats d;
@@ -433,17 +452,8 @@ int main(int argc, char ** argv) {
         if (ok) {
             llama_memory_seq_cp(mem, 0, 1, -1, -1);
         }
-        llama_batch batch = llama_batch_init(2, 0, 1);
-        batch.n_tokens = 2;
-        for (int i = 0; i < 2; ++i) {
-            batch.token[i]     = i == 0 ? tb : ta;
-            batch.pos[i]       = (int32_t) p.size() + 1;
-            batch.n_seq_id[i]  = 1;
-            batch.seq_id[i][0] = i;
-            batch.logits[i]    = true;
-        }
-        ok = ok && llama_decode(rc.ctx, batch) == 0;
-        llama_batch_free(batch);
+        const int32_t at = (int32_t) p.size() + 1;
+        ok = ok && decode_one_each(rc.ctx, {tb, ta}, {at, at});
         const auto st = ok ? stats_of(rc.ctx) : llama_deltakv_stats{};
         std::vector<float> l0, l1;
         if (ok) {
@@ -475,6 +485,47 @@ int main(int argc, char ** argv) {
         }
         report(ok && llama_memory_seq_pos_max(mem, 1) == (int32_t) p.size() + 1, "seq-cp-partial-refused",
                "sequence 1 unchanged");
+    }
+    {
+        // sequences of different lengths decoded in one batch, top-k below their candidates: each token attends its
+        // own history and its own choices, so each sequence's logits equal those of a run of it alone
+        run_config cfg;
+        cfg.sidefile   = identity;
+        cfg.top_k      = 128;
+        cfg.n_seq_max  = 3;
+        cfg.kv_unified = true;
+        const size_t  len   = std::min<size_t>(1500, (all.size() - 16) / 3);
+        const std::vector<size_t> lengths = {len, len * 3 / 5, len * 4 / 5};
+        auto prompt = [&](int i) {
+            return std::vector<llama_token>(all.begin() + i * len, all.begin() + i * len + lengths[i]);
+        };
+        auto next = [&](int i, int step) { return all[3 * len + 3 * step + i]; };
+        run_context rc;
+        bool ok = open_run(model, cfg, rc);
+        for (int i = 0; i < 3 && ok; ++i) {
+            ok = tool_decode(rc.ctx, prompt(i), 0, i) &&
+                 tool_decode(rc.ctx, {next(i, 0)}, (int32_t) lengths[i], i); // a call boundary compresses the prompt
+        }
+        ok = ok && decode_one_each(rc.ctx, {next(0, 1), next(1, 1), next(2, 1)},
+                                   {(int32_t) lengths[0] + 1, (int32_t) lengths[1] + 1, (int32_t) lengths[2] + 1});
+        const auto st = ok ? stats_of(rc.ctx) : llama_deltakv_stats{};
+        std::string detail;
+        bool same = ok && st.n_compressed > 3 * cfg.top_k;
+        for (int i = 0; i < 3 && ok; ++i) {
+            const std::vector<float> in_batch = logits_of(rc.ctx, i, n_vocab);
+            run_config one = cfg;
+            one.n_seq_max  = 1;
+            one.kv_unified = false;
+            run_context r1;
+            ok = open_run(model, one, r1) && tool_decode(r1.ctx, prompt(i), 0) &&
+                 tool_decode(r1.ctx, {next(i, 0)}, (int32_t) lengths[i]) &&
+                 tool_decode(r1.ctx, {next(i, 1)}, (int32_t) lengths[i] + 1);
+            const diff_stats d = ok ? compare({logits_of(r1.ctx, -1, n_vocab)}, {in_batch}) : diff_stats{};
+            same = same && ok && d.max_rel < tol && d.top1 == 1;
+            detail += "seq" + std::to_string(i) + " (" + std::to_string(lengths[i]) + " tokens) max_rel=" +
+                      fmt("%.2e", d.max_rel) + " ";
+        }
+        report(same, "batch-own-sequences", detail + describe(st));
     }
     {
         // several sequences need the unified cache
