@@ -8,8 +8,8 @@
 //
 //   identity-*    logits of a compressed run against the stock cache on the same prompt and greedy steps
 //                 (reconstruct-all, top-k = everything, a prompt in several calls, flash attention on/off)
-//   random-*      a random compressor at --ctx tokens: generation runs, statistics match the spec's rule
-//                 counted by hand, memory ratio by hand
+//   random-*      a random compressor at --ctx tokens, its int4 latents and the same as int8 (-int8): generation
+//                 runs, statistics match the spec's rule counted by hand, memory ratio by hand
 //   seq-*         seq_rm inside the recent window and in compressed history, seq_cp, two sequences in one
 //                 batch, state save/restore, an unsupported context refused
 //   batch-*       sequences of different lengths decoded in one batch against each run alone
@@ -326,10 +326,12 @@ int main(int argc, char ** argv) {
                std::to_string(n_reused) + " decode graphs reused");
     }
 
-    // --- random compressor, int4 latents, at ctx_8k tokens ----------------------------------------------
-    {
+    // --- random compressor at ctx_8k tokens: its int4 latents, and the same codes stored as int8 -----------
+    for (const int32_t bits_override : {-1, 8}) {
+        const std::string sfx = bits_override == 8 ? "-int8" : "";
         run_config cfg;
-        cfg.sidefile = random;
+        cfg.sidefile    = random;
+        cfg.latent_bits = bits_override;
         cfg.n_ctx    = ctx_8k;
         cfg.n_batch  = ctx_8k;
         run_context rc;
@@ -338,7 +340,7 @@ int main(int argc, char ** argv) {
         const int32_t steps = 40;
         bool ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, (int32_t) ctx_8k, steps, n_vocab, got);
         if (!ok) {
-            report(false, "random-generation", "the run failed");
+            report(false, "random-generation" + sfx, "the run failed");
         } else {
             bool finite = true;
             for (const auto & l : got) {
@@ -346,7 +348,7 @@ int main(int argc, char ** argv) {
                     finite = finite && std::isfinite(x);
                 }
             }
-            report(finite && (int32_t) got.size() == steps + 1, "random-generation",
+            report(finite && (int32_t) got.size() == steps + 1, "random-generation" + sfx,
                    std::to_string(p.size()) + " prompt tokens, " + std::to_string(steps) + " steps, logits finite");
 
             const int32_t sink = meta_int(rc.dkv, "n_sink"), recent = meta_int(rc.dkv, "n_recent");
@@ -359,7 +361,7 @@ int main(int argc, char ** argv) {
             const auto st = stats_of(rc.ctx);
             report(st.n_tokens == n_tok && st.n_compressed == n_comp && st.n_refs == n_refs &&
                    st.n_raw == n_tok - std::min(n_tok, sink) - n_comp && st.n_raw < 2 * recent + 1,
-                   "random-statistics", "by hand: tokens=" + std::to_string(n_tok) + " compressed=" +
+                   "random-statistics" + sfx, "by hand: tokens=" + std::to_string(n_tok) + " compressed=" +
                    std::to_string(n_comp) + " refs=" + std::to_string(n_refs) + "; memory: " + describe(st));
 
             // bytes by hand: kv_dim from the stock bytes, layers from the side file
@@ -370,7 +372,9 @@ int main(int argc, char ** argv) {
             }
             const int64_t n_dkv    = n_layer - n_full;
             const int64_t row_f16  = st.bytes_stock / ((int64_t) n_tok * n_layer);    // kv_dim * 2
-            const int64_t lat_row  = bits == 4 ? (int64_t) d_lat / 32 * 20 : (int64_t) d_lat * 2; // Q4_1: 20 B / 32
+            const int64_t lat_row  = bits == 4 ? (int64_t) d_lat / 32 * 20    // Q4_1: 20 B / 32
+                                   : bits == 8 ? (int64_t) d_lat / 32 * 34    // Q8_0: 34 B / 32
+                                   : (int64_t) d_lat * 2;
             const int64_t exp_full = (int64_t) n_tok * n_full * row_f16;
             const int64_t exp_exac = (int64_t) (n_refs + (n_tok - std::min(n_tok, sink) - n_comp)) * n_dkv * row_f16;
             const int64_t n_enc    = n_comp - (n_refs - std::min(n_tok, sink)); // centers keep exact rows, no latent
@@ -378,7 +382,7 @@ int main(int argc, char ** argv) {
             const int64_t exp_ids  = n_enc * n_dkv * k * 4;
             const double  ratio    = (double) (exp_full + exp_exac + exp_lat + exp_ids) / (double) st.bytes_stock;
             report(st.bytes_full_layers == exp_full && st.bytes_exact_rows == exp_exac && st.bytes_latents == exp_lat &&
-                   st.bytes_ref_ids == exp_ids, "random-memory-ratio",
+                   st.bytes_ref_ids == exp_ids, "random-memory-ratio" + sfx,
                    "by hand " + fmt("%.4f", ratio) + " of the stock f16 cache for the same tokens");
         }
     }

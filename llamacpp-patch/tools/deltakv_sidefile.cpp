@@ -5,7 +5,7 @@
 //     --encoder linear|swiglu  (random only; default linear)
 //     --latent-dim D --ff F    latent width, SwiGLU hidden width
 //     --full-layers 0,2        uncompressed layers (default 0)
-//     --bits 16|4 --seed S --sink N --recent N --neighbors N --stride N --top-k N
+//     --bits 16|8|4 --seed S --sink N --recent N --neighbors N --stride N --top-k N
 //     --arch A --n-layer N --n-head-kv N --head-dim N --type T --drop TENSOR   (deliberately wrong files, for tests)
 //   deltakv-sidefile check MODEL FILE          load FILE for MODEL through llama_deltakv_load; print its settings
 //   deltakv-sidefile int4-selftest             the int4 quantiser against hand-computed answers

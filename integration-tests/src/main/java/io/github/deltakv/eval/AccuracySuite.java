@@ -40,7 +40,7 @@ import java.util.stream.Collectors;
  *     [--configs f16,q8_0,q4_0,pca32-int4,evict,...] [--full-layers 0,4] [--threads N] [--gpu-layers -1]
  * </pre>
  *
- * Configurations: a stock cache type ({@code f16}, {@code q8_0}, {@code q4_0}, ...); {@code pca<d>-<int4|f16>}
+ * Configurations: a stock cache type ({@code f16}, {@code q8_0}, {@code q4_0}, ...); {@code pca<d>-<int4|int8|f16>}
  * with optional {@code -full<a.b>} (full layers, default {@code --full-layers}) and {@code -top<k|all>} (decode
  * top-k, default the side file's; {@code all} rebuilds every compressed token); {@code evict-<percent>}: sink
  * (64) + recent-window eviction keeping that share of each length cell's tokens, or {@code evict}: the share
@@ -175,14 +175,15 @@ public final class AccuracySuite {
         return new Outcome(config.equals("evict") ? "evict@" + lastDeltaKv(before).config() : config, cells, memory);
     }
 
-    /** pca<d>-<int4|f16>[-full<a.b>][-top<k|all>]: a compressor calibrated for this model on the built-in text. */
+    /** pca<d>-<int4|int8|f16>[-full<a.b>][-top<k|all>]: a compressor calibrated for this model on the built-in text. */
     static DeltaKvConfig deltaKv(String config, Path model, Path out, List<Integer> defaultFull, int threads) throws IOException {
         String[] p = config.substring(3).split("-");
         int d = Integer.parseInt(p[0]);
         int bits = switch (p[1]) {
             case "int4" -> 4;
+            case "int8" -> 8;
             case "f16" -> 16;
-            default -> throw new IllegalArgumentException("latent type int4 or f16 expected in " + config);
+            default -> throw new IllegalArgumentException("latent type int4, int8 or f16 expected in " + config);
         };
         List<Integer> full = defaultFull;
         Integer topK = null;

@@ -93,7 +93,7 @@ final class Report {
         StringBuilder md = new StringBuilder();
         md.append("# Accuracy against KV memory\n\n");
         md.append("Command: `AccuracySuite ").append(args).append("`\n\n");
-        md.append("Greedy decoding, exact match; ").append(prompts).append(". DeltaKV `pca<d>-<int4|f16>`: ")
+        md.append("Greedy decoding, exact match; ").append(prompts).append(". DeltaKV `pca<d>-<int4|int8|f16>`: ")
                 .append("a compressor calibrated on the built-in text, full layers ").append(fullLayers)
                 .append(" unless `-full<a.b>` says otherwise, decode top-k from the side file (2048) unless `-top<k|all>`; ")
                 .append("`evict-<p>`: the stock F16 cache keeping the first ").append(AccuracySuite.EVICT_SINK)

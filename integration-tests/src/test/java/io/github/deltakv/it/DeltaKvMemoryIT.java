@@ -100,6 +100,26 @@ class DeltaKvMemoryIT {
     }
 
     @Test
+    void int8_latents_take_the_bytes_between_int4_and_f16() {
+        // the same compressor's codes stored three ways: Q4_1 (20 B per 32 values), Q8_0 (34 B), F16 (64 B)
+        Haystacks.Needle needle = Haystacks.needle(3000, 0.5, 25);
+        long[] latentBytes = new long[3];
+        int[] bits = {4, 8, 16};
+        for (int i = 0; i < bits.length; i++) {
+            DeltaKvConfig config = DeltaKvConfig.builder().compressorPath(sideFile("kvtiny-random-d64-int4.deltakv.gguf"))
+                    .latentBits(bits[i]).build();
+            try (DeltaKvChatModel model = kvtiny(config, 4096)) {
+                model.chat(needle.message());
+                DeltaKvStats stats = model.engine().kvMemory().deltaKv();
+                assertThat(stats.compressedTokens()).isGreaterThan(2500);
+                latentBytes[i] = stats.bytesLatents();
+            }
+        }
+        assertThat(latentBytes[1] * 20).isEqualTo(latentBytes[0] * 34);
+        assertThat(latentBytes[2] * 20).isEqualTo(latentBytes[0] * 64);
+    }
+
+    @Test
     void the_second_turn_of_a_conversation_reuses_the_compressed_history() {
         DeltaKvConfig identity = DeltaKvConfig.of(sideFile("kvtiny-identity.deltakv.gguf"));
         try (DeltaKvChatModel model = kvtiny(identity, 4608)) {
@@ -134,7 +154,7 @@ class DeltaKvMemoryIT {
         assertThatThrownBy(() -> kvtiny(DeltaKvConfig.of(TestModels.kvtiny()), 2048)) // a model, not a side file
                 .isInstanceOf(DeltaKvException.class).hasMessageContaining("DeltaKV");
         Path identity = sideFile("kvtiny-identity.deltakv.gguf");
-        assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).latentBits(8).build())
+        assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).latentBits(5).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("latentBits");
         assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).recentTokens(0).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("recentTokens");

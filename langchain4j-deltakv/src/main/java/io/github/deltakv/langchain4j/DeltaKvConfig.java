@@ -44,8 +44,8 @@ public final class DeltaKvConfig {
         this.neighbors = check(b.neighbors, 1, "neighbors");
         this.centerStride = check(b.centerStride, 1, "centerStride");
         this.topK = check(b.topK, 1, "topK");
-        if (b.latentBits != null && b.latentBits != 4 && b.latentBits != 16) {
-            throw new IllegalArgumentException("latentBits must be 4 or 16, got " + b.latentBits);
+        if (b.latentBits != null && b.latentBits != 4 && b.latentBits != 8 && b.latentBits != 16) {
+            throw new IllegalArgumentException("latentBits must be 4, 8 or 16, got " + b.latentBits);
         }
         this.latentBits = b.latentBits;
         if (b.fullLayers != null) {
@@ -175,7 +175,7 @@ public final class DeltaKvConfig {
             return this;
         }
 
-        /** Latent storage: 16 (F16) or 4 (4-bit, groups of 32). */
+        /** Latent storage: 16 (F16), 8 (8-bit) or 4 (4-bit); 8 and 4 in groups of 32. */
         public Builder latentBits(Integer latentBits) {
             this.latentBits = latentBits;
             return this;

@@ -11,7 +11,7 @@ import java.nio.file.Path;
  *
  * <pre>
  * java -cp ... io.github.deltakv.langchain4j.compressor.Calibrate --model model.gguf --out model.deltakv.gguf \
- *     --latent-dim 64 [--latent-bits 4|16] [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens 8192] [--threads N]
+ *     --latent-dim 64 [--latent-bits 4|8|16] [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens 8192] [--threads N]
  * </pre>
  */
 public final class Calibrate {
@@ -21,7 +21,7 @@ public final class Calibrate {
 
     public static void main(String[] args) throws Exception {
         CommandLineOptions opt = CommandLineOptions.parse(args, "Calibrate --model MODEL.gguf --out OUT.gguf --latent-dim D"
-                + " [--latent-bits 4|16] [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens N] [--threads N]",
+                + " [--latent-bits 4|8|16] [--full-layers 0,4 | auto:N] [--text FILE] [--max-tokens N] [--threads N]",
                 "model", "out", "latent-dim");
         DeltaKvCalibrator.Builder b = DeltaKvCalibrator.builder()
                 .modelPath(Path.of(opt.get("model")))

@@ -66,11 +66,12 @@ public final class DeltaKvCalibrator {
         this.maxTokens = positive(b.maxTokens, 8192, "maxTokens");
         this.latentDim = positive(b.latentDim, 0, "latentDim");
         this.latentBits = b.latentBits == null ? 4 : b.latentBits;
-        if (latentBits != 4 && latentBits != 16) {
-            throw new IllegalArgumentException("latentBits must be 4 or 16, got " + latentBits);
+        if (latentBits != 4 && latentBits != 8 && latentBits != 16) {
+            throw new IllegalArgumentException("latentBits must be 4, 8 or 16, got " + latentBits);
         }
-        if (latentBits == 4 && latentDim % 32 != 0) {
-            throw new IllegalArgumentException("int4 latents need latentDim to be a multiple of 32, got " + latentDim);
+        if (latentBits != 16 && latentDim % 32 != 0) {
+            throw new IllegalArgumentException("int" + latentBits + " latents need latentDim to be a multiple of 32, got "
+                    + latentDim);
         }
         this.givenFullLayers = b.fullLayers == null ? null : List.copyOf(b.fullLayers);
         if (givenFullLayers != null && !givenFullLayers.contains(0)) {
@@ -292,13 +293,13 @@ public final class DeltaKvCalibrator {
             return this;
         }
 
-        /** Latent width d (required; a multiple of 32 for int4). */
+        /** Latent width d (required; a multiple of 32 for int4 and int8). */
         public Builder latentDim(Integer latentDim) {
             this.latentDim = latentDim;
             return this;
         }
 
-        /** 4 (default) or 16. */
+        /** 4 (default), 8 or 16. */
         public Builder latentBits(Integer latentBits) {
             this.latentBits = latentBits;
             return this;
