@@ -10,6 +10,8 @@
 #   gpu-speed-bench.sh kernels OUT_DIR          the DeltaKV graph test (fused reconstruction op included) and the
 #                                                memory test with every layer on the GPU, on kvtiny
 #   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
+#   gpu-speed-bench.sh profile OUT_DIR DEPTH     CUPTI traces of the prompt and 40 decode steps per config, with
+#                                                results/profile-h200/analyze.py's summaries, in OUT_DIR/profile
 #   gpu-speed-bench.sh batch OUT_DIR DEPTH GIB   decode throughput at the largest batch of DEPTH-token
 #                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
 #                                                single run)
@@ -106,6 +108,26 @@ batch)
     seqs=$(( gib * 1024 * 1024 * 1024 / bytes ))
     echo "== $c, depth $depth, $seqs sequences in $gib GiB ($bytes bytes each)"
     run_config "$c" --depth "$depth" --steps 64 --seqs "$seqs" 2>&1 | tee "$out/speed-batch-$depth-$c.txt" | grep -v step_ms_all
+  done
+  ;;
+profile)
+  # where the time goes, after a build on this machine: CUPTI traces (results/profile-h200/cupti_trace.cpp) of the
+  # prompt and 40 decode steps at DEPTH, batch 1, for each configuration; analyze.py's per-step summary of each
+  depth=${3:?DEPTH}
+  prof=results/profile-h200
+  cupti_h=$(find /usr/local -name cupti.h 2>/dev/null | head -1)
+  cupti_so=$(find /usr/local -name libcupti.so 2>/dev/null | head -1)
+  cuda_inc=$(ls -d /usr/local/cuda/include /usr/local/cuda-*/include 2>/dev/null | head -1)
+  g++ -O2 -shared -fPIC "$prof/cupti_trace.cpp" -I"$(dirname "$cupti_h")" -I"$cuda_inc" -L"$(dirname "$cupti_so")" \
+    -lcupti -Wl,-rpath,"$(dirname "$cupti_so")" -o "$work/libcupti_trace.so"
+  cp "$(dirname "$cupti_h")/cupti_runtime_cbid.h" "$work/cbid.h"
+  mkdir -p "$out/profile"
+  for c in "${configs[@]}"; do
+    echo "== trace of $c, depth $depth"
+    CUDA_INJECTION64_PATH="$work/libcupti_trace.so" CUPTI_TRACE_OUT="$work/trace-$c.csv" \
+      run_config "$c" --depth "$depth" --steps 40 --seqs 1 2>&1 | grep -v step_ms_all | tee "$out/profile/bench-$depth-$c.txt"
+    python3 "$prof/analyze.py" "$work/trace-$c.csv" "$work/cbid.h" "$out/profile/$depth-$c" --skip 2 | tail -20
+    gzip -1 -c "$work/trace-$c.csv" >"$out/profile/trace-$depth-$c.csv.gz"
   done
   ;;
 *)
