@@ -37,17 +37,14 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
   shift
   local bin
   bin=$(cat "$work/bin-dir")
-  if [ "$config" = deltakv ]; then
-    "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
-  elif [ "$config" = deltakv-noreuse ]; then
-    LLAMA_GRAPH_REUSE_DISABLE=1 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" \
-      --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
-  elif [ "$config" = deltakv-reference ]; then
-    LLAMA_DELTAKV_RECON_REFERENCE=1 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" \
-      --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
-  else
-    "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --kv "$config" "$@"
-  fi
+  local variant=() # a DeltaKV variant is DeltaKV with one switch in the environment
+  case "$config" in
+    deltakv)           ;;
+    deltakv-noreuse)   variant=(LLAMA_GRAPH_REUSE_DISABLE=1) ;;
+    deltakv-reference) variant=(LLAMA_DELTAKV_RECON_REFERENCE=1) ;;
+    *)                 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --kv "$config" "$@"; return ;;
+  esac
+  env "${variant[@]}" "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
 }
 
 case "$phase" in
@@ -57,7 +54,8 @@ build)
   bash llamacpp-patch/scripts/build-native.sh cuda "$work/natives"
   echo "cuda build: $(( $(date +%s) - start )) s" | tee -a "$out/gpu.txt"
   cp "$work/natives/BUILD-INFO" "$out/"
-  # the newest C library version each library needs (glibc-compat.h keeps the CUDA backend loadable on older ones)
+  # the newest C library version each library needs (compat/glibc-compat.c keeps the CUDA backend loadable on older
+  # ones)
   for lib in "$work"/natives/*.so; do
     echo "$(basename "$lib") needs $(objdump -T "$lib" | grep -oE 'GLIBC_[0-9.]+' | sort -uV | tail -1)"
   done | tee -a "$out/gpu.txt"

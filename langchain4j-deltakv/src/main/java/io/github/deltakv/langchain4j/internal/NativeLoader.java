@@ -29,8 +29,9 @@ import org.slf4j.LoggerFactory;
  *       {@code DELTAKV_NATIVE_PATH};</li>
  *   <li>each folder of {@code java.library.path} that holds {@code libdeltakv_jni.so};</li>
  *   <li>a natives jar on the class path ({@code META-INF/native/deltakv/<classifier>/}), CUDA variant first
- *       (the CPU one when the CUDA one's libraries do not load), extracted into {@code <deltakv.tmpdir or java.io.tmpdir>/langchain4j-deltakv-<build hash>/} with
- *       atomic moves, so concurrent JVMs never see a half-written library.</li>
+ *       (the CPU one when the CUDA one's libraries do not load), extracted into
+ *       {@code <deltakv.tmpdir or java.io.tmpdir>/langchain4j-deltakv-<build hash>/} with atomic moves, so
+ *       concurrent JVMs never see a half-written library.</li>
  * </ol>
  * A folder holds {@code natives.list} (load order) and {@code BUILD-INFO} (build facts and the sha256
  * of every library).
@@ -63,7 +64,8 @@ public final class NativeLoader {
         loadedFrom = dir;
         List<String> devices = List.of(LlamaNative.devices());
         LOG.info("DeltaKV natives loaded from {} (devices: {})", dir, String.join(", ", devices));
-        if (Files.isRegularFile(dir.resolve("libggml-cuda.so")) && devices.stream().noneMatch(d -> d.startsWith("CUDA"))) {
+        boolean cudaBackendLoaded = devices.stream().anyMatch(d -> d.startsWith("CUDA"));
+        if (Files.isRegularFile(dir.resolve("libggml-cuda.so")) && !cudaBackendLoaded) {
             LOG.info("the CUDA backend did not load (it needs an NVIDIA GPU and driver and the CUDA 13 runtime with "
                     + "cuBLAS on the library path): running on the CPU");
         }
