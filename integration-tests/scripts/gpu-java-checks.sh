@@ -16,8 +16,9 @@
 #                   libJCudaDriver needed); test-classes/ (kernels/target/test-classes, with the PTX) and it-test-classes/
 #                   (integration-tests/target/test-classes)
 set -uo pipefail
-carry=${1:?usage: gpu-java-checks.sh CARRY OUT}
+carry=$(cd "${1:?usage: gpu-java-checks.sh CARRY OUT}" && pwd) # absolute: the tests run from the module folder
 out=${2:?usage: gpu-java-checks.sh CARRY OUT}
+mkdir -p "$out" && out=$(cd "$out" && pwd)
 natives=${DELTAKV_GPU_NATIVES:-/tmp/dkv-speed/natives}
 root=$PWD
 mkdir -p "$out"

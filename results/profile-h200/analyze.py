@@ -74,6 +74,52 @@ def union_ms(intervals):
     return tot / 1e6
 
 
+def prompt_summary(prefix, K, Rm, M, S, cb, dem, end, sync_ids):
+    """Where the prompt's time goes (time to first token): from the first kernel launch (the model's weights are
+    loaded by then) to the end of the synchronisation after the prompt's logits copy. Writes PREFIX-prompt.txt."""
+    launches = [r[0] for r in Rm if "LaunchKernel" in cb.get(r[2], "")]
+    start = launches[0] if launches else min(k[0] for k in K)
+    ks = [k for k in K if k[0] >= start and k[1] <= end]
+    rs = [r for r in Rm if r[0] >= start and r[1] <= end]
+    ms = [m for m in M if m[0] >= start and m[1] <= end]
+    ss = [s for s in S if s[0] >= start and s[1] <= end]
+    out = [f"prompt window: {(end - start) / 1e6:.1f} ms from the first kernel launch to the first logits' sync",
+           f"  GPU kernel busy (union)    {union_ms([(k[0], k[1]) for k in ks]):10.1f} ms, {len(ks)} kernels",
+           f"  GPU busy incl. copies      {union_ms([(k[0], k[1]) for k in ks] + [(m[0], m[1]) for m in ms] + [(s[0], s[1]) for s in ss]):10.1f} ms",
+           f"  HtoD copies                {sum(1 for m in ms if m[2] == 1):10d}, {sum(m[3] for m in ms if m[2] == 1) / 2**20:.1f} MiB, "
+           f"{sum(m[1] - m[0] for m in ms if m[2] == 1) / 1e6:.1f} ms",
+           f"  DtoD copies                {sum(1 for m in ms if m[2] == 8):10d}, {sum(m[3] for m in ms if m[2] == 8) / 2**20:.1f} MiB, "
+           f"{sum(m[1] - m[0] for m in ms if m[2] == 8) / 1e6:.1f} ms",
+           f"  runtime API time           {sum(r[1] - r[0] for r in rs) / 1e6:10.1f} ms in {len(rs)} calls "
+           f"(synchronisation {sum(r[1] - r[0] for r in rs if r[2] in sync_ids) / 1e6:.1f} ms)"]
+    # GPU idle gaps over 1 ms: host work the GPU waited for
+    busy = sorted([(k[0], k[1]) for k in ks] + [(m[0], m[1]) for m in ms])
+    gaps, last = [], start
+    for s0, e0 in busy:
+        if s0 - last > 1e6:
+            gaps.append(s0 - last)
+        last = max(last, e0)
+    out.append(f"  GPU idle gaps > 1 ms        {len(gaps):10d}, {sum(gaps) / 1e6:.1f} ms in all, largest {max(gaps, default=0) / 1e6:.1f} ms")
+    bases = collections.defaultdict(lambda: [0.0, 0])
+    for k in ks:
+        b = base(dem.get(k[5], str(k[5])))
+        bases[b][0] += (k[1] - k[0]) / 1e6
+        bases[b][1] += 1
+    out.append("  kernels by base name, ms (launches), top 20:")
+    for b, (t, c) in sorted(bases.items(), key=lambda x: -x[1][0])[:20]:
+        out.append(f"    {t:10.1f} {c:8d}  {b}")
+    api = collections.defaultdict(lambda: [0.0, 0])
+    for r in rs:
+        n = cb.get(r[2], str(r[2]))
+        api[n][0] += (r[1] - r[0]) / 1e6
+        api[n][1] += 1
+    out.append("  runtime API, ms (calls), top 10:")
+    for n, (t, c) in sorted(api.items(), key=lambda x: -x[1][0])[:10]:
+        out.append(f"    {t:10.1f} {c:8d}  {n}")
+    open(prefix + "-prompt.txt", "w").write("\n".join(out) + "\n")
+    print("\n".join(out))
+
+
 def main():
     args = sys.argv[1:]
     skip = 4
@@ -140,6 +186,8 @@ def main():
         lo = bisect.bisect_right(lst, (a, 1 << 62))
         hi = bisect.bisect_right(lst, (b, 1 << 62))
         return lst[lo:hi]
+
+    prompt_summary(prefix, K, Rm, M, S, cb, dem, ends[0], sync_ids)
 
     per = collections.defaultdict(list)
     kern_time = collections.defaultdict(float)

@@ -23,9 +23,12 @@ import javax.imageio.ImageIO;
  */
 public final class SpeedReport {
 
-    /** deltakv-reference: DeltaKV with the reference composition of ggml ops instead of the fused kernels. */
-    static final List<String> CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv-reference", "deltakv");
-    static final int DELTAKV = CONFIGS.indexOf("deltakv");
+    /**
+     * Column order; a configuration without files in the folder gets no column. deltakv-reference: DeltaKV with the
+     * reference composition of ggml ops instead of the fused kernels; deltakv-noreuse: DeltaKV with llama.cpp's graph
+     * reuse off.
+     */
+    static final List<String> ALL_CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv-reference", "deltakv-noreuse", "deltakv");
     static final int[] DEPTHS = {32768, 131072};
 
     private SpeedReport() {
@@ -33,47 +36,59 @@ public final class SpeedReport {
 
     public static void main(String[] args) throws IOException {
         Path dir = Path.of(args[0]);
+        List<String> configs = measured(dir);
         StringBuilder md = new StringBuilder("# Speed on the H200: stock llama.cpp against DeltaKV\n\n");
-        md.append("Written by `SpeedReport` from the `speed-*.txt` files beside it (`gpu-speed-bench.sh`). Ratios are to ")
-                .append("stock F16 in the same run. Prefill: one sequence's prompt in one call (time to first token). ")
-                .append("Decode: 256 steps after the prompt, batch 1 (p50 / p99 / max step; the first step after the ")
-                .append("prompt is where DeltaKV compresses it, so tokens/s over all steps counts that step and steady ")
-                .append("tokens/s is 1000 / p50). `deltakv-reference`: DeltaKV with the reference composition of ggml ")
-                .append("ops instead of the fused reconstruction kernel (`LLAMA_DELTAKV_RECON_REFERENCE=1`). Batch: the most ")
-                .append("sequences whose KV fits in 16 GiB, 64 steps, tokens/s over all sequences.\n\n")
-                .append("Commands: on the GPU machine, device calls on one held machine, `llamacpp-patch/scripts/gpu-speed-bench.sh ")
-                .append("build OUT` and, with `DELTAKV_BENCH_CONFIGS=\"f16 q8_0 q4_0 deltakv deltakv-reference\" ")
-                .append("DELTAKV_BENCH_STEPS=256`, `... single OUT 32768`, `... single OUT 131072`, then ")
-                .append("`... batch OUT 32768 16` (configurations f16 q8_0 q4_0 deltakv); then here `mvn -B -q -Pspeed-report verify -pl integration-tests ")
-                .append("-Dspeed.dir=$PWD/results/speed-h200`. Model: `deltakv-random-model --preset llama31-8b` (F16 ")
-                .append("weights); compressor: `deltakv-sidefile write ... --kind random --encoder swiglu --ff 3072 ")
-                .append("--latent-dim 512 --bits 4 --full-layers 0,1,2,8,18` (the paper's Llama-3.1-8B settings).\n\n");
-        md.append("| measure | depth | f16 | q8_0 | q4_0 | deltakv-reference | deltakv | deltakv / f16 |\n")
-                .append("|---|---|---|---|---|---|---|---|\n");
+        md.append("Written by `SpeedReport` from the `speed-*.txt` files beside it (`gpu-speed-bench.sh`); the commands that ")
+                .append("made them are in `RUNS.md` beside it. Ratios are to stock F16 in the same run. Prefill: one ")
+                .append("sequence's prompt in one call (time to first token). Decode: 256 steps after the prompt, batch 1 ")
+                .append("(p50 / p99 / max step; the first step after the prompt is where DeltaKV compresses it, so tokens/s ")
+                .append("over all steps counts that step and steady tokens/s is 1000 / p50). `deltakv-reference`: DeltaKV ")
+                .append("with the reference composition of ggml ops instead of the fused reconstruction kernel ")
+                .append("(`LLAMA_DELTAKV_RECON_REFERENCE=1`); `deltakv-noreuse`: DeltaKV with llama.cpp's graph reuse off ")
+                .append("(`LLAMA_GRAPH_REUSE_DISABLE=1`). Batch: the most sequences whose KV fits in 16 GiB, 64 steps, ")
+                .append("tokens/s over all sequences. Model: `deltakv-random-model --preset llama31-8b` (F16 weights); ")
+                .append("compressor: `deltakv-sidefile write ... --kind random --encoder swiglu --ff 3072 --latent-dim 512 ")
+                .append("--bits 4 --full-layers 0,1,2,8,18` (the paper's Llama-3.1-8B settings). Table and plot: ")
+                .append("`mvn -B -q -Pspeed-report verify -pl integration-tests -Dspeed.dir=DIR`.\n\n");
+        md.append("| measure | depth |");
+        configs.forEach(c -> md.append(' ').append(c).append(" |"));
+        md.append(" deltakv / f16 |\n|---|---|").append("---|".repeat(configs.size() + 1)).append('\n');
         for (int depth : DEPTHS) {
-            row(md, dir, "single", depth, "KV bytes allocated (GiB)", "kv_alloc_bytes", 1.0 / (1L << 30));
-            row(md, dir, "single", depth, "KV bytes used by the tokens (GiB; stock: allocated)", "kv_used_bytes", 1.0 / (1L << 30));
-            row(md, dir, "single", depth, "time to first token (s)", "prefill_s", 1);
-            row(md, dir, "single", depth, "decode tokens/s, batch 1, over all steps", "decode_tok_s", 1);
-            row(md, dir, "single", depth, "decode tokens/s, batch 1, steady (1000 / step p50)", STEADY, 1);
-            row(md, dir, "single", depth, "step ms p50", "step_ms_p50", 1);
-            row(md, dir, "single", depth, "step ms p99", "step_ms_p99", 1);
-            row(md, dir, "single", depth, "step ms max", "step_ms_max", 1);
-            row(md, dir, "batch", depth, "sequences in 16 GiB", "seqs", 1);
-            row(md, dir, "batch", depth, "decode tokens/s, all sequences", "decode_tok_s", 1);
-            row(md, dir, "batch", depth, "step ms p50", "step_ms_p50", 1);
+            row(md, dir, configs, "single", depth, "KV bytes allocated (GiB)", "kv_alloc_bytes", 1.0 / (1L << 30));
+            row(md, dir, configs, "single", depth, "KV bytes used by the tokens (GiB; stock: allocated)", "kv_used_bytes", 1.0 / (1L << 30));
+            row(md, dir, configs, "single", depth, "time to first token (s)", "prefill_s", 1);
+            row(md, dir, configs, "single", depth, "decode tokens/s, batch 1, over all steps", "decode_tok_s", 1);
+            row(md, dir, configs, "single", depth, "decode tokens/s, batch 1, steady (1000 / step p50)", STEADY, 1);
+            row(md, dir, configs, "single", depth, "step ms p50", "step_ms_p50", 1);
+            row(md, dir, configs, "single", depth, "step ms p99", "step_ms_p99", 1);
+            row(md, dir, configs, "single", depth, "step ms max", "step_ms_max", 1);
+            row(md, dir, configs, "batch", depth, "sequences in 16 GiB", "seqs", 1);
+            row(md, dir, configs, "batch", depth, "decode tokens/s, all sequences", "decode_tok_s", 1);
+            row(md, dir, configs, "batch", depth, "step ms p50", "step_ms_p50", 1);
         }
         Files.writeString(dir.resolve("speed.md"), md.toString());
-        plot(dir);
+        plot(dir, configs);
         System.out.println("wrote " + dir.resolve("speed.md") + " and " + dir.resolve("speed.png"));
     }
 
-    private static void row(StringBuilder md, Path dir, String phase, int depth, String label, String key, double scale)
-            throws IOException {
-        Double[] v = new Double[CONFIGS.size()];
+    /** The configurations with at least one file in the folder, in column order. */
+    static List<String> measured(Path dir) throws IOException {
+        List<String> names;
+        try (var files = Files.list(dir)) {
+            names = files.map(f -> f.getFileName().toString()).toList();
+        }
+        return ALL_CONFIGS.stream()
+                .filter(c -> names.stream().anyMatch(n -> n.startsWith("speed-") && n.endsWith("-" + c + ".txt")
+                        && n.substring(0, n.length() - c.length() - 5).matches("speed-(single|batch)-\\d+")))
+                .toList();
+    }
+
+    private static void row(StringBuilder md, Path dir, List<String> configs, String phase, int depth, String label,
+            String key, double scale) throws IOException {
+        Double[] v = new Double[configs.size()];
         boolean any = false;
         for (int i = 0; i < v.length; i++) {
-            Map<String, String> m = read(dir, phase, depth, CONFIGS.get(i));
+            Map<String, String> m = read(dir, phase, depth, configs.get(i));
             String s = key.equals(STEADY) ? steady(m) : m.get(key);
             if (s == null && key.equals("kv_used_bytes") && !m.isEmpty()) {
                 s = m.get("kv_alloc_bytes");
@@ -88,8 +103,10 @@ public final class SpeedReport {
         for (Double x : v) {
             md.append(' ').append(x == null ? "-" : format(x)).append(" |");
         }
-        md.append(v[0] == null || v[DELTAKV] == null ? " - |\n"
-                : String.format(Locale.ROOT, " %.2fx |%n", v[DELTAKV] / v[0]));
+        int f16 = configs.indexOf("f16");
+        int deltakv = configs.indexOf("deltakv");
+        md.append(f16 < 0 || deltakv < 0 || v[f16] == null || v[deltakv] == null ? " - |\n"
+                : String.format(Locale.ROOT, " %.2fx |%n", v[deltakv] / v[f16]));
     }
 
     private static final String STEADY = "steady_tok_s";
@@ -119,14 +136,14 @@ public final class SpeedReport {
     }
 
     /** Bars: steady decode tokens/s per configuration for batch 1 at each depth, tokens/s of the 16 GiB batch. */
-    private static void plot(Path dir) throws IOException {
+    private static void plot(Path dir, List<String> configs) throws IOException {
         String[][] groups = {{"single", "32768", "batch 1, 32K (steady)"}, {"single", "131072", "batch 1, 128K (steady)"},
             {"batch", "32768", "max batch in 16 GiB, 32K"}, {"batch", "131072", "max batch in 16 GiB, 128K"}};
         double max = 1;
-        double[][] v = new double[groups.length][CONFIGS.size()];
+        double[][] v = new double[groups.length][configs.size()];
         for (int gi = 0; gi < groups.length; gi++) {
-            for (int ci = 0; ci < CONFIGS.size(); ci++) {
-                Map<String, String> m = read(dir, groups[gi][0], Integer.parseInt(groups[gi][1]), CONFIGS.get(ci));
+            for (int ci = 0; ci < configs.size(); ci++) {
+                Map<String, String> m = read(dir, groups[gi][0], Integer.parseInt(groups[gi][1]), configs.get(ci));
                 String s = groups[gi][0].equals("single") ? steady(m) : m.get("decode_tok_s");
                 v[gi][ci] = s == null ? -1 : Double.parseDouble(s);
                 max = Math.max(max, v[gi][ci]);
@@ -150,29 +167,30 @@ public final class SpeedReport {
             g.drawString(String.format(Locale.ROOT, "%.0f", y), left - 40, py + 4);
         }
         g.drawRect(left, top, pw, ph);
-        Color[] colors = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
-            new Color(230, 150, 150), new Color(214, 39, 40)};
+        Map<String, Color> colors = Map.of("f16", new Color(31, 119, 180), "q8_0", new Color(255, 127, 14),
+                "q4_0", new Color(44, 160, 44), "deltakv-reference", new Color(230, 150, 150),
+                "deltakv-noreuse", new Color(190, 120, 200), "deltakv", new Color(214, 39, 40));
         int gw = pw / groups.length;
-        int bw = (gw - 30) / CONFIGS.size();
+        int bw = (gw - 30) / Math.max(1, configs.size());
         for (int gi = 0; gi < groups.length; gi++) {
             int gx = left + gi * gw + 15;
-            for (int ci = 0; ci < CONFIGS.size(); ci++) {
+            for (int ci = 0; ci < configs.size(); ci++) {
                 if (v[gi][ci] < 0) {
                     continue;
                 }
                 int bh = (int) (ph * v[gi][ci] / axisMax);
-                g.setColor(colors[ci]);
+                g.setColor(colors.get(configs.get(ci)));
                 g.fillRect(gx + ci * bw, top + ph - bh, bw - 4, bh);
                 g.setColor(Color.BLACK);
                 g.drawString(String.format(Locale.ROOT, "%.0f", v[gi][ci]), gx + ci * bw, top + ph - bh - 4);
             }
             g.drawString(groups[gi][2], gx, top + ph + 20);
         }
-        for (int ci = 0; ci < CONFIGS.size(); ci++) {
-            g.setColor(colors[ci]);
+        for (int ci = 0; ci < configs.size(); ci++) {
+            g.setColor(colors.get(configs.get(ci)));
             g.fillRect(left + pw + 20, top + 10 + 20 * ci, 12, 12);
             g.setColor(Color.BLACK);
-            g.drawString(CONFIGS.get(ci), left + pw + 38, top + 21 + 20 * ci);
+            g.drawString(configs.get(ci), left + pw + 38, top + 21 + 20 * ci);
         }
         g.dispose();
         ImageIO.write(img, "png", dir.resolve("speed.png").toFile());
