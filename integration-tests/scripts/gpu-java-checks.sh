@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Java checks on the GPU machine (it has no Java and no Maven), one device call after
 # `llamacpp-patch/scripts/gpu-speed-bench.sh build` on the same held machine (CUDA natives in /tmp/dkv-speed/natives):
-#   1. the kernels module's JCuda tests (DeltaKvReconKernelTest, tagged gpu)
+#   1. the kernels module's JCuda tests (DeltaKvReconKernelTest, DeltaKvRowsKernelTest, tagged gpu)
 #   2. eval.Reliability: 200 load/chat/close cycles with every layer on the GPU, then the out-of-memory probe
 #   3. integration tests on the GPU (GpuReliabilityIT, ConcurrentChatsIT, BadInputIT, StreamingIT, PrefixCacheIT,
 #      ToolCallingIT, DeltaKvMemoryIT)
@@ -30,7 +30,8 @@ jars() { ls "$1"/*.jar | tr '\n' ':'; }
 t0=$(date +%s)
 echo "== JCuda kernel tests"
 timeout 120 "$java" -jar "$launcher" execute --details=tree --disable-banner --disable-ansi-colors \
-  -cp "$kcp/test-classes:$(jars "$kcp")" --select-class io.github.deltakv.kernels.DeltaKvReconKernelTest 2>&1 \
+  -cp "$kcp/test-classes:$(jars "$kcp")" --select-class io.github.deltakv.kernels.DeltaKvReconKernelTest \
+  --select-class io.github.deltakv.kernels.DeltaKvRowsKernelTest 2>&1 \
   | tee "$out/jcuda-kernel-tests.txt" | tail -15
 echo "== Reliability, 200 cycles on the GPU ($(($(date +%s) - t0)) s)"
 timeout 300 "$java" -Xmx4g -Ddeltakv.native.path="$natives" -cp "$carry/cp/it-classes:$(jars "$carry/cp")" \

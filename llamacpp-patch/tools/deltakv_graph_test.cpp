@@ -380,6 +380,79 @@ int main(int argc, char ** argv) {
               "fused reconstruction equals the composition of ggml ops it replaces");
     }
 
+    // the rows a DeltaKV layer attends (GGML_OP_DELTAKV_ROWS, patch 0016) against the composition of ggml ops it
+    // replaces: exact rows gathered, rebuilt rows after them, per token, K rotated by ggml_rope_ext, cast to F16
+    for (const int mode : {GGML_ROPE_TYPE_NORMAL, GGML_ROPE_TYPE_NEOX}) {
+        const bool neox = mode == GGML_ROPE_TYPE_NEOX;
+        const int64_t head_dim = 8, n_head_kv = 3, n_embd_k = head_dim * n_head_kv, kv_dim = 2 * n_embd_k;
+        const int64_t n_exact = 20, n_att = 5, n_rec = 3, n_tok = 2;
+        const int     n_dims = neox ? 8 : 6;                       // NORMAL: the last pair of each head unrotated
+        const float   freq_scale = neox ? 0.25f : 1.0f, ext_factor = neox ? 1.0f : 0.0f;
+        std::mt19937 rng(11 + mode);
+        std::normal_distribution<float> nd;
+        std::vector<ggml_fp16_t> exact_h(kv_dim * n_exact);
+        for (auto & v : exact_h) v = ggml_fp32_to_fp16(nd(rng));
+        matrix recv(kv_dim * n_rec * n_tok), ffv(n_dims / 2);
+        for (auto & v : recv) v = nd(rng);
+        for (auto & v : ffv) v = 1.0f + 0.5f * (rng() % 4);
+        std::vector<int32_t> att_rowsv(n_att * n_tok), att_posv(n_att * n_tok), rec_posv(n_rec * n_tok);
+        for (auto & v : att_rowsv) v = (int32_t) (rng() % n_exact);
+        for (auto & v : att_posv) v = (int32_t) (rng() % 5000);
+        for (auto & v : rec_posv) v = (int32_t) (rng() % 5000);
+
+        graph_run g(backend);
+        ggml_tensor * exact = g.input(GGML_TYPE_F16, kv_dim, n_exact);
+        ggml_tensor * arows = g.input(GGML_TYPE_I32, n_att * n_tok, 1);
+        ggml_tensor * apos  = g.input(GGML_TYPE_I32, n_att * n_tok, 1);
+        ggml_tensor * rec   = g.input(GGML_TYPE_F32, kv_dim, n_rec * n_tok);
+        ggml_tensor * rpos  = g.input(GGML_TYPE_I32, n_rec * n_tok, 1);
+        ggml_tensor * ff    = g.input(GGML_TYPE_F32, n_dims / 2, 1);
+        arows = ggml_reshape_1d(g.ctx, arows, n_att * n_tok);
+        apos  = ggml_reshape_1d(g.ctx, apos, n_att * n_tok);
+        rpos  = ggml_reshape_1d(g.ctx, rpos, n_rec * n_tok);
+        ff    = ggml_reshape_1d(g.ctx, ff, n_dims / 2);
+        const float base = 10000.0f, attn_factor = 1.0f, beta_fast = 32.0f, beta_slow = 1.0f;
+        const int   n_ctx_orig = 4096;
+        ggml_tensor * rows = ggml_deltakv_rows(g.ctx, exact, arows, apos, rec, rpos, ff, n_att, n_head_kv, head_dim,
+                                               n_dims, mode, n_ctx_orig, base, freq_scale, ext_factor, attn_factor,
+                                               beta_fast, beta_slow);
+        // the composition: K and V of a [kv_dim, n] F32 matrix, K rotated; then per token exact rows, rebuilt rows
+        auto split = [&](ggml_tensor * x, ggml_tensor * pos, ggml_tensor ** k, ggml_tensor ** v) {
+            const int64_t n = x->ne[1];
+            ggml_tensor * kp = ggml_cont(g.ctx, ggml_view_2d(g.ctx, x, n_embd_k, n, x->nb[1], 0));
+            kp = ggml_reshape_3d(g.ctx, kp, head_dim, n_head_kv, n);
+            *k = ggml_rope_ext(g.ctx, kp, pos, ff, n_dims, mode, n_ctx_orig, base, freq_scale, ext_factor, attn_factor,
+                               beta_fast, beta_slow);
+            *v = ggml_cont(g.ctx, ggml_view_2d(g.ctx, x, n_embd_k, n, x->nb[1], n_embd_k * sizeof(float)));
+            *v = ggml_reshape_3d(g.ctx, *v, head_dim, n_head_kv, n);
+        };
+        ggml_tensor *ke, *ve, *kr, *vr;
+        split(ggml_get_rows(g.ctx, exact, arows), apos, &ke, &ve);
+        split(rec, rpos, &kr, &vr);
+        auto per_token = [&](ggml_tensor * a, ggml_tensor * b) {
+            return ggml_concat(g.ctx, ggml_reshape_4d(g.ctx, a, head_dim, n_head_kv, n_att, n_tok),
+                                      ggml_reshape_4d(g.ctx, b, head_dim, n_head_kv, n_rec, n_tok), 2);
+        };
+        ggml_tensor * k_ref = per_token(ke, kr);
+        ggml_tensor * v_ref = per_token(ve, vr);
+        ggml_tensor * r32   = ggml_cast(g.ctx, rows, GGML_TYPE_F32);
+        const int64_t n_per = n_att + n_rec;
+        ggml_tensor * k_op = ggml_cont(g.ctx, ggml_view_4d(g.ctx, r32, head_dim, n_head_kv, n_per, n_tok,
+                                                           head_dim * sizeof(float), r32->nb[1], r32->nb[1] * n_per, 0));
+        ggml_tensor * v_op = ggml_cont(g.ctx, ggml_view_4d(g.ctx, r32, head_dim, n_head_kv, n_per, n_tok,
+                                                           head_dim * sizeof(float), r32->nb[1], r32->nb[1] * n_per,
+                                                           n_embd_k * sizeof(float)));
+        g.compute({k_op, k_ref, v_op, v_ref}, {{exact, exact_h.data()}, {arows, att_rowsv.data()}, {apos, att_posv.data()},
+                                               {rec, recv.data()}, {rpos, rec_posv.data()}, {ff, ffv.data()}});
+        // F16 output: half an ulp of F16 (2^-11) relative, and the GPU's fast trigonometry
+        const float rel = 2e-3f;
+        check(max_abs_diff(g.outputs_cache[0], g.outputs_cache[1]) <= rel * max_abs(g.outputs_cache[1]),
+              std::string("attended rows (") + (neox ? "NeoX pairs, YaRN" : "normal pairs, partial rotation") +
+              ", frequency factors): K equals the gathered, rotated, concatenated composition");
+        check(max_abs_diff(g.outputs_cache[2], g.outputs_cache[3]) <= rel * max_abs(g.outputs_cache[3]),
+              std::string("attended rows (") + (neox ? "NeoX" : "normal") + "): V equals the composition");
+    }
+
     ggml_backend_free(backend);
     llama_deltakv_free(identity);
     llama_deltakv_free(swiglu);

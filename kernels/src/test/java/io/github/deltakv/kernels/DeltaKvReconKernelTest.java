@@ -1,41 +1,18 @@
 package io.github.deltakv.kernels;
 
-import static jcuda.driver.JCudaDriver.cuCtxCreate;
-import static jcuda.driver.JCudaDriver.cuCtxDestroy;
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
-import static jcuda.driver.JCudaDriver.cuDeviceGet;
-import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
-import static jcuda.driver.JCudaDriver.cuInit;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
-import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
-import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Random;
 
 import jcuda.Pointer;
 import jcuda.Sizeof;
-import jcuda.driver.CUcontext;
-import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.CUfunction;
-import jcuda.driver.CUmodule;
-import jcuda.driver.JCudaDriver;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The fused reconstruction kernel (kernels/src/main/cuda/deltakv-recon-kernel.cuh, the one ggml-cuda launches for
@@ -45,58 +22,8 @@ import org.junit.jupiter.api.Test;
 @Tag("gpu")
 class DeltaKvReconKernelTest {
 
-    private static CUcontext context;
-    private static CUfunction kernel;
-    private final List<CUdeviceptr> allocations = new ArrayList<>();
-
-    /** Why the kernel cannot run here (null when it can). */
-    private static String unavailable;
-
-    @BeforeAll
-    static void loadKernel() throws IOException {
-        byte[] ptx;
-        try (InputStream in = DeltaKvReconKernelTest.class.getResourceAsStream("/ptx/deltakv-recon.ptx")) {
-            if (in == null) {
-                unavailable = "no PTX: nvcc was not on the PATH when the tests were built";
-                return;
-            }
-            byte[] text = in.readAllBytes();
-            ptx = Arrays.copyOf(text, text.length + 1); // NUL-terminated for cuModuleLoadData
-        }
-        int[] devices = {0};
-        try {
-            JCudaDriver.setExceptionsEnabled(true);
-            cuInit(0);
-            cuDeviceGetCount(devices);
-        } catch (Throwable e) {
-            unavailable = "no CUDA driver: " + e;
-            return;
-        }
-        if (devices[0] == 0) {
-            unavailable = "no GPU";
-            return;
-        }
-        CUdevice device = new CUdevice();
-        cuDeviceGet(device, 0);
-        context = new CUcontext();
-        cuCtxCreate(context, 0, device);
-        CUmodule module = new CUmodule();
-        cuModuleLoadData(module, ptx);
-        kernel = new CUfunction();
-        cuModuleGetFunction(kernel, module, "deltakv_recon_f16");
-    }
-
-    @BeforeEach
-    void needsTheKernel() {
-        assumeTrue(unavailable == null, () -> unavailable);
-    }
-
-    @AfterAll
-    static void closeContext() {
-        if (context != null) {
-            cuCtxDestroy(context);
-        }
-    }
+    @RegisterExtension
+    static final PtxKernel kernel = new PtxKernel("/ptx/deltakv-recon.ptx", "deltakv_recon_f16");
 
     @Test
     void rebuilds_tokens_and_serves_centers_exactly() {
@@ -151,12 +78,12 @@ class DeltaKvReconKernelTest {
             }
         }
 
-        CUdeviceptr dD = withD ? upload(Pointer.to(d), (long) d.length * Sizeof.FLOAT) : new CUdeviceptr();
-        CUdeviceptr dRefs = upload(Pointer.to(refs), (long) refs.length * Sizeof.SHORT);
-        CUdeviceptr dIds = upload(Pointer.to(ids), (long) ids.length * Sizeof.INT);
-        CUdeviceptr dRows = withCenters ? upload(Pointer.to(rows), (long) n * Sizeof.INT) : new CUdeviceptr();
-        CUdeviceptr dCenter = withCenters ? upload(Pointer.to(center), (long) n * Sizeof.FLOAT) : new CUdeviceptr();
-        CUdeviceptr dOut = alloc((long) ne0 * n * Sizeof.FLOAT);
+        CUdeviceptr dD = withD ? kernel.upload(Pointer.to(d), (long) d.length * Sizeof.FLOAT) : new CUdeviceptr();
+        CUdeviceptr dRefs = kernel.upload(Pointer.to(refs), (long) refs.length * Sizeof.SHORT);
+        CUdeviceptr dIds = kernel.upload(Pointer.to(ids), (long) ids.length * Sizeof.INT);
+        CUdeviceptr dRows = withCenters ? kernel.upload(Pointer.to(rows), (long) n * Sizeof.INT) : new CUdeviceptr();
+        CUdeviceptr dCenter = withCenters ? kernel.upload(Pointer.to(center), (long) n * Sizeof.FLOAT) : new CUdeviceptr();
+        CUdeviceptr dOut = kernel.alloc((long) ne0 * n * Sizeof.FLOAT);
         try {
             Pointer params = Pointer.to(Pointer.to(dD), Pointer.to(dRefs), Pointer.to(dIds), Pointer.to(dRows),
                     Pointer.to(dCenter), Pointer.to(dOut), Pointer.to(new long[] {ne0}), Pointer.to(new int[] {k}),
@@ -164,8 +91,7 @@ class DeltaKvReconKernelTest {
                     Pointer.to(new long[] {Sizeof.INT}), Pointer.to(new long[] {(long) k * Sizeof.INT}),
                     Pointer.to(new long[] {(long) ne0 * Sizeof.FLOAT}));
             int threads = Math.min(256, (ne0 + 31) / 32 * 32);
-            cuLaunchKernel(kernel, n, 1, 1, threads, 1, 1, 0, null, params, null);
-            cuCtxSynchronize();
+            kernel.launch(n, threads, params);
             float[] got = new float[ne0 * n];
             cuMemcpyDtoH(Pointer.to(got), dOut, (long) got.length * Sizeof.FLOAT);
 
@@ -183,23 +109,10 @@ class DeltaKvReconKernelTest {
                 }
             }
         } finally {
-            allocations.forEach(JCudaDriver::cuMemFree);
-            allocations.clear();
+            kernel.freeAll();
         }
     }
 
-    private CUdeviceptr alloc(long bytes) {
-        CUdeviceptr p = new CUdeviceptr();
-        cuMemAlloc(p, bytes);
-        allocations.add(p);
-        return p;
-    }
-
-    private CUdeviceptr upload(Pointer host, long bytes) {
-        CUdeviceptr p = alloc(bytes);
-        cuMemcpyHtoD(p, host, bytes);
-        return p;
-    }
 
     /** A random finite half: sign, exponent 10..20 (magnitudes 2^-5 .. 2^5), random mantissa. */
     static short randomHalf(Random rnd) {

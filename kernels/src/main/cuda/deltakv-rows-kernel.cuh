@@ -1,0 +1,119 @@
+// DeltaKV: the kernel of GGML_OP_DELTAKV_ROWS, plain CUDA with no ggml types (like deltakv-recon-kernel.cuh).
+//
+// At decode each DeltaKV layer attends, per token, its exact rows (sink and raw buffer) and its rebuilt tokens.
+// Composed of ggml ops that took a gather of the exact rows into F32, four copies splitting K from V, two RoPEs,
+// two concatenations and two F32 -> F16 casts, per layer. Here one block per output row reads the row once
+// (an exact F16/F32 row or a rebuilt F32 row), rotates its K part per head as ggml_rope_ext does (normal or NeoX
+// pairs, frequency factors, YaRN) and writes the row as F16, in the [kv_dim, rows] layout flash attention reads
+// through strided K and V views.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cstddef>
+#include <cstdint>
+
+struct deltakv_rope_params {
+    int   n_head_kv;
+    int   head_dim;
+    int   n_dims;
+    int   neox;        // 1: pairs (i, i + n_dims/2); 0: pairs (2i, 2i + 1)
+    float theta_scale; // freq_base^(-2/n_dims)
+    float freq_scale;
+    float ext_factor;
+    float attn_factor;
+    float corr0;       // YaRN correction dims (ggml_rope_yarn_corr_dims)
+    float corr1;
+};
+
+template <typename T>
+static __device__ __forceinline__ float deltakv_rows_load(const T * p, int64_t e) {
+    return (float) p[e];
+}
+
+template <>
+__device__ __forceinline__ float deltakv_rows_load<half>(const half * p, int64_t e) {
+    return __half2float(p[e]);
+}
+
+// cos and sin of pair i at position pos, as ggml-cuda's rope computes them
+static __device__ __forceinline__ void deltakv_rows_cos_sin(const deltakv_rope_params & rp, const float * freq,
+                                                            int32_t pos, int i, float & c, float & s) {
+    const float theta_extrap = (float) pos * powf(rp.theta_scale, (float) i) / (freq != nullptr ? freq[i] : 1.0f);
+    const float theta_interp = rp.freq_scale * theta_extrap;
+    float theta  = theta_interp;
+    float mscale = rp.attn_factor;
+    if (rp.ext_factor != 0.0f) {
+        const float y        = ((float) i - rp.corr0) / fmaxf(0.001f, rp.corr1 - rp.corr0);
+        const float ramp_mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * rp.ext_factor;
+        theta   = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
+        mscale *= 1.0f + 0.1f * logf(1.0f / rp.freq_scale);
+    }
+    c = cosf(theta) * mscale;
+    s = sinf(theta) * mscale;
+}
+
+// output row r, by the threads of one block: token t = r / (n_att + n_rec); its j-th row is exact row
+// att_rows[t*n_att + j] for j < n_att, else rebuilt row t*n_rec + j - n_att. Strides in bytes.
+template <typename T>
+static __device__ __forceinline__ void deltakv_rows_row(
+        const int64_t r, const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec,
+        const int32_t * rec_pos, const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec,
+        const size_t nb_exact1, const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params & rp) {
+    const int64_t t = r / (n_att + n_rec);
+    const int64_t j = r % (n_att + n_rec);
+    half * out = (half *) ((char *) dst + r*nb_dst1);
+
+    int32_t pos;
+    const T *     src_e = nullptr;
+    const float * src_r = nullptr;
+    if (j < n_att) {
+        pos   = att_pos[t*n_att + j];
+        src_e = (const T *) ((const char *) exact + (int64_t) att_rows[t*n_att + j]*nb_exact1);
+    } else {
+        const int64_t i = t*n_rec + (j - n_att);
+        pos   = rec_pos[i];
+        src_r = (const float *) ((const char *) rec + i*nb_rec1);
+    }
+    auto load = [&](int64_t e) { return src_e != nullptr ? deltakv_rows_load(src_e, e) : src_r[e]; };
+
+    // K: pair slots of every head; slots i >= n_dims/2 hold channels 2i, 2i+1, which RoPE leaves as they are
+    const int half_dim = rp.head_dim / 2;
+    for (int p = threadIdx.x; p < rp.n_head_kv * half_dim; p += blockDim.x) {
+        const int     h    = p / half_dim;
+        const int     i    = p % half_dim;
+        const int64_t base = (int64_t) h * rp.head_dim;
+        if (i >= rp.n_dims / 2) {
+            out[base + 2*i]     = __float2half(load(base + 2*i));
+            out[base + 2*i + 1] = __float2half(load(base + 2*i + 1));
+            continue;
+        }
+        const int64_t a = base + (rp.neox ? i : 2*i);
+        const int64_t b = base + (rp.neox ? i + rp.n_dims/2 : 2*i + 1);
+        float c, s;
+        deltakv_rows_cos_sin(rp, freq, pos, i, c, s);
+        const float x0 = load(a);
+        const float x1 = load(b);
+        out[a] = __float2half(x0*c - x1*s);
+        out[b] = __float2half(x0*s + x1*c);
+    }
+    // V: copied
+    for (int64_t e = (int64_t) rp.n_head_kv * rp.head_dim + threadIdx.x; e < kv_dim; e += blockDim.x) {
+        out[e] = __float2half(load(e));
+    }
+}
+
+// one block per output row
+template <typename T>
+static __global__ void deltakv_rows_kernel(
+        const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec, const int32_t * rec_pos,
+        const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec, const size_t nb_exact1,
+        const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params rp) {
+    deltakv_rows_row<T>(blockIdx.x, exact, att_rows, att_pos, rec, rec_pos, freq, dst, kv_dim, n_att, n_rec, nb_exact1,
+                        nb_rec1, nb_dst1, rp);
+}
+
+// threads per block for rows of kv_dim elements
+static inline int deltakv_rows_threads(int64_t kv_dim) {
+    const int64_t warps = (kv_dim / 2 + 31) / 32;
+    return (int) (warps >= 8 ? 256 : warps * 32);
+}

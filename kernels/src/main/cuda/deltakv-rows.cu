@@ -1,0 +1,60 @@
+// DeltaKV: the rows a DeltaKV layer attends (GGML_OP_DELTAKV_ROWS): the ggml-cuda side.
+// The kernel itself is in deltakv-rows-kernel.cuh.
+#include "deltakv-rows.cuh"
+#include "deltakv-rows-kernel.cuh"
+
+void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * dst) {
+    const ggml_tensor * exact    = dst->src[0];
+    const ggml_tensor * att_rows = dst->src[1];
+    const ggml_tensor * att_pos  = dst->src[2];
+    const ggml_tensor * rec      = dst->src[3];
+    const ggml_tensor * rec_pos  = dst->src[4];
+    const ggml_tensor * ff       = dst->src[5];
+
+    GGML_ASSERT(exact->type == GGML_TYPE_F16 || exact->type == GGML_TYPE_F32);
+    GGML_ASSERT(dst->type == GGML_TYPE_F16 && ggml_is_contiguous(dst));
+
+    const int32_t * p = (const int32_t *) dst->op_params;
+    float freq_base, beta_fast, beta_slow;
+    deltakv_rope_params rp;
+    rp.n_head_kv = p[1];
+    rp.head_dim  = p[2];
+    rp.n_dims    = p[3];
+    rp.neox      = p[4] == GGML_ROPE_TYPE_NEOX;
+    memcpy(&freq_base,      p +  6, sizeof(float));
+    memcpy(&rp.freq_scale,  p +  7, sizeof(float));
+    memcpy(&rp.ext_factor,  p +  8, sizeof(float));
+    memcpy(&rp.attn_factor, p +  9, sizeof(float));
+    memcpy(&beta_fast,      p + 10, sizeof(float));
+    memcpy(&beta_slow,      p + 11, sizeof(float));
+    float corr_dims[2];
+    ggml_rope_yarn_corr_dims(rp.n_dims, p[5], freq_base, beta_fast, beta_slow, corr_dims);
+    rp.corr0       = corr_dims[0];
+    rp.corr1       = corr_dims[1];
+    rp.theta_scale = powf(freq_base, -2.0f/rp.n_dims);
+    const int n_att = p[0];
+    const int n_rec = p[12];
+
+    const int64_t n_out = dst->ne[1];
+    if (n_out == 0) {
+        return;
+    }
+    const int64_t kv_dim  = exact->ne[0];
+    const float * rec_d   = rec ? (const float *) rec->data : nullptr;
+    const int32_t * rpos  = rec_pos ? (const int32_t *) rec_pos->data : nullptr;
+    const float * freq    = ff ? (const float *) ff->data : nullptr;
+    const size_t nb_rec1  = rec ? rec->nb[1] : 0;
+
+    cudaStream_t stream  = ctx.stream();
+    const int    threads = deltakv_rows_threads(kv_dim);
+    if (exact->type == GGML_TYPE_F16) {
+        deltakv_rows_kernel<half><<<(unsigned) n_out, threads, 0, stream>>>(
+            (const half *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d, rpos,
+            freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp);
+    } else {
+        deltakv_rows_kernel<float><<<(unsigned) n_out, threads, 0, stream>>>(
+            (const float *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d, rpos,
+            freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp);
+    }
+    CUDA_CHECK(cudaGetLastError());
+}
