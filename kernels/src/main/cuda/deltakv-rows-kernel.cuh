@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#define DELTAKV_ROWS_MAX_PAIRS 256 // n_dims / 2 at most (ggml_deltakv_rows asserts n_dims <= 512)
+
 struct deltakv_rope_params {
     int   n_head_kv;
     int   head_dim;
@@ -76,6 +78,13 @@ static __device__ __forceinline__ void deltakv_rows_row(
     }
     auto load = [&](int64_t e) { return src_e != nullptr ? deltakv_rows_load(src_e, e) : src_r[e]; };
 
+    // cos and sin of each pair at the row's position, computed once and shared by the row's heads
+    __shared__ float cs[2 * DELTAKV_ROWS_MAX_PAIRS];
+    for (int i = threadIdx.x; i < rp.n_dims / 2; i += blockDim.x) {
+        deltakv_rows_cos_sin(rp, freq, pos, i, cs[2*i], cs[2*i + 1]);
+    }
+    __syncthreads();
+
     // K: pair slots of every head; slots i >= n_dims/2 hold channels 2i, 2i+1, which RoPE leaves as they are
     const int half_dim = rp.head_dim / 2;
     for (int p = threadIdx.x; p < rp.n_head_kv * half_dim; p += blockDim.x) {
@@ -89,8 +98,8 @@ static __device__ __forceinline__ void deltakv_rows_row(
         }
         const int64_t a = base + (rp.neox ? i : 2*i);
         const int64_t b = base + (rp.neox ? i + rp.n_dims/2 : 2*i + 1);
-        float c, s;
-        deltakv_rows_cos_sin(rp, freq, pos, i, c, s);
+        const float c  = cs[2*i];
+        const float s  = cs[2*i + 1];
         const float x0 = load(a);
         const float x1 = load(b);
         out[a] = __float2half(x0*c - x1*s);
