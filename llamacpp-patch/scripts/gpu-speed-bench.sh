@@ -12,6 +12,7 @@
 #   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
 #   gpu-speed-bench.sh profile OUT_DIR DEPTH     CUPTI traces of the prompt and 40 decode steps per config, with
 #                                                results/profile-h200/analyze.py's summaries, in OUT_DIR/profile
+#                                                (DELTAKV_PROFILE_SEQS sequences, default 1: a batch's steps)
 #   gpu-speed-bench.sh batch OUT_DIR DEPTH GIB   decode throughput at the largest batch of DEPTH-token
 #                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
 #                                                single run)
@@ -123,7 +124,8 @@ profile)
   for c in "${configs[@]}"; do
     echo "== trace of $c, depth $depth"
     CUDA_INJECTION64_PATH="$work/libcupti_trace.so" CUPTI_TRACE_OUT="$work/trace-$c.csv" \
-      run_config "$c" --depth "$depth" --steps 40 --seqs 1 2>&1 | grep -v step_ms_all | tee "$out/profile/bench-$depth-$c.txt"
+      run_config "$c" --depth "$depth" --steps 40 --seqs "${DELTAKV_PROFILE_SEQS:-1}" 2>&1 | grep -v step_ms_all \
+      | tee "$out/profile/bench-$depth-$c.txt"
     python3 "$prof/analyze.py" "$work/trace-$c.csv" "$work/cbid.h" "$out/profile/$depth-$c" --skip 2 | tail -20
     gzip -1 -c "$work/trace-$c.csv" >"$out/profile/trace-$depth-$c.csv.gz"
   done
