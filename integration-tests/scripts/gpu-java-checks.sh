@@ -21,7 +21,6 @@ out=${2:?usage: gpu-java-checks.sh CARRY OUT}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 natives=${DELTAKV_GPU_NATIVES:-/tmp/dkv-speed/natives}
 root=$PWD
-mkdir -p "$out"
 mkdir -p /tmp/deltakv-jre && tar -xJf "$carry/jre.tar.xz" -C /tmp/deltakv-jre
 java=$(ls -d /tmp/deltakv-jre/*/bin/java | head -1)
 kcp=$carry/kcp

@@ -8,6 +8,8 @@
 // through strided K and V views.
 #pragma once
 
+#include "deltakv-recon-kernel.cuh" // deltakv_to_float
+
 #include <cuda_fp16.h>
 #include <cstddef>
 #include <cstdint>
@@ -26,16 +28,6 @@ struct deltakv_rope_params {
     float corr0;       // YaRN correction dims (ggml_rope_yarn_corr_dims)
     float corr1;
 };
-
-template <typename T>
-static __device__ __forceinline__ float deltakv_rows_load(const T * p, int64_t e) {
-    return (float) p[e];
-}
-
-template <>
-__device__ __forceinline__ float deltakv_rows_load<half>(const half * p, int64_t e) {
-    return __half2float(p[e]);
-}
 
 // cos and sin of pair i at position pos, as ggml-cuda's rope computes them
 static __device__ __forceinline__ void deltakv_rows_cos_sin(const deltakv_rope_params & rp, const float * freq,
@@ -76,7 +68,7 @@ static __device__ __forceinline__ void deltakv_rows_row(
         pos   = rec_pos[i];
         src_r = (const float *) ((const char *) rec + i*nb_rec1);
     }
-    auto load = [&](int64_t e) { return src_e != nullptr ? deltakv_rows_load(src_e, e) : src_r[e]; };
+    auto load = [&](int64_t e) { return src_e != nullptr ? deltakv_to_float(src_e[e]) : src_r[e]; };
 
     // cos and sin of each pair at the row's position, computed once and shared by the row's heads
     __shared__ float cs[2 * DELTAKV_ROWS_MAX_PAIRS];

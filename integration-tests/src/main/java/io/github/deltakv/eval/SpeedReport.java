@@ -6,6 +6,7 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -73,14 +74,17 @@ public final class SpeedReport {
 
     /** The configurations with at least one file in the folder, in column order. */
     static List<String> measured(Path dir) throws IOException {
-        List<String> names;
-        try (var files = Files.list(dir)) {
-            names = files.map(f -> f.getFileName().toString()).toList();
+        List<String> configs = new ArrayList<>();
+        for (String c : ALL_CONFIGS) {
+            boolean any = false;
+            for (int depth : DEPTHS) {
+                any |= !read(dir, "single", depth, c).isEmpty() || !read(dir, "batch", depth, c).isEmpty();
+            }
+            if (any) {
+                configs.add(c);
+            }
         }
-        return ALL_CONFIGS.stream()
-                .filter(c -> names.stream().anyMatch(n -> n.startsWith("speed-") && n.endsWith("-" + c + ".txt")
-                        && n.substring(0, n.length() - c.length() - 5).matches("speed-(single|batch)-\\d+")))
-                .toList();
+        return configs;
     }
 
     private static void row(StringBuilder md, Path dir, List<String> configs, String phase, int depth, String label,
