@@ -453,6 +453,68 @@ int main(int argc, char ** argv) {
               std::string("attended rows (") + (neox ? "NeoX" : "normal") + "): V equals the composition");
     }
 
+    // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops
+    // it replaces: candidates' K gathered, q . k per head, scaled, masked, softmax, maximum over heads, plus the mask.
+    // One token scoring every cell in place (some masked), and a batch of tokens each with its own candidate list;
+    // more candidates than one block of the CUDA kernels takes
+    for (const int64_t n_tok : {1, 3}) {
+        const int64_t d = 16, n_head = 6, n_head_kv = 2, n_cells = 700;
+        const int64_t n_cand = n_tok == 1 ? n_cells : 530;
+        const float   scale = 0.25f;
+        std::mt19937 rng(23 + n_tok);
+        std::normal_distribution<float> nd;
+        std::vector<ggml_fp16_t> k_h(d * n_head_kv * n_cells);
+        for (auto & v : k_h) v = ggml_fp32_to_fp16(nd(rng));
+        matrix qv(d * n_head * n_tok), maskv(n_cand * n_tok);
+        for (auto & v : qv) v = 2.0f * nd(rng);
+        std::vector<int32_t> cellv(n_cand * n_tok);
+        for (int64_t t = 0; t < n_tok; ++t) {
+            for (int64_t c = 0; c < n_cand; ++c) {
+                cellv[t * n_cand + c] = n_tok == 1 ? (int32_t) c : (int32_t) (rng() % n_cells);
+                maskv[t * n_cand + c] = (c % 5 == 3 || c >= n_cand - 7 * t) ? -INFINITY : 0.0f;
+            }
+        }
+
+        graph_run g(backend);
+        ggml_tensor * k    = g.input(GGML_TYPE_F16, d * n_head_kv, n_cells);
+        ggml_tensor * q    = g.input(GGML_TYPE_F32, d * n_head, n_tok);
+        ggml_tensor * cell = g.input(GGML_TYPE_I32, n_cand * n_tok, 1);
+        ggml_tensor * mask = g.input(GGML_TYPE_F32, n_cand, n_tok);
+        ggml_tensor * k3   = ggml_reshape_3d(g.ctx, k, d, n_head_kv, n_cells);
+        ggml_tensor * q3   = ggml_reshape_3d(g.ctx, q, d, n_head, n_tok);
+        ggml_tensor * cl   = ggml_reshape_1d(g.ctx, cell, n_cand * n_tok);
+        ggml_tensor * score = ggml_deltakv_score(g.ctx, q3, k3, cl, mask, scale);
+
+        ggml_tensor * kc = ggml_get_rows(g.ctx, k, cl);                                       // [d*n_head_kv, n_cand*n_tok]
+        kc = ggml_permute(g.ctx, ggml_reshape_4d(g.ctx, kc, d, n_head_kv, n_cand, n_tok), 0, 2, 1, 3);
+        ggml_tensor * q4 = ggml_permute(g.ctx, ggml_reshape_4d(g.ctx, q, d, n_head, 1, n_tok), 0, 2, 1, 3);
+        ggml_tensor * kq = ggml_mul_mat(g.ctx, kc, q4);                                        // [n_cand, 1, n_head, n_tok]
+        ggml_mul_mat_set_prec(kq, GGML_PREC_F32);
+        kq = ggml_add(g.ctx, ggml_scale(g.ctx, ggml_reshape_3d(g.ctx, kq, n_cand, n_head, n_tok), scale),
+                      ggml_reshape_3d(g.ctx, mask, n_cand, 1, n_tok));
+        ggml_tensor * p = ggml_cont(g.ctx, ggml_permute(g.ctx, ggml_soft_max(g.ctx, kq), 1, 0, 2, 3));
+        p = ggml_pool_1d(g.ctx, ggml_reshape_2d(g.ctx, p, n_head, n_cand * n_tok), GGML_OP_POOL_MAX, (int) n_head,
+                         (int) n_head, 0);
+        ggml_tensor * ref = ggml_add(g.ctx, ggml_reshape_2d(g.ctx, p, n_cand, n_tok), mask);
+
+        g.compute({score, ref}, {{k, k_h.data()}, {q, qv.data()}, {cell, cellv.data()}, {mask, maskv.data()}});
+        const matrix & got = g.outputs_cache[0];
+        const matrix & want = g.outputs_cache[1];
+        float top = 0.0f, diff = 0.0f;
+        bool same_masked = true;
+        for (size_t i = 0; i < want.size(); ++i) {
+            same_masked = same_masked && (std::isinf(got[i]) == std::isinf(want[i]));
+            if (!std::isinf(want[i]) && !std::isinf(got[i])) {
+                top  = std::max(top, std::fabs(want[i]));
+                diff = std::max(diff, std::fabs(got[i] - want[i]));
+            }
+        }
+        // q is rounded to F16 by the CPU's F16 product (2^-11 relative in each logit); TF32 on the GPU
+        check(same_masked && top > 0.0f && diff <= 5e-3f * top,
+              std::string("candidate scores (") + (n_tok == 1 ? "one token, every cell in place" :
+              "3 tokens, own candidate lists") + "): the maximum over heads of each head's softmax, as the composition");
+    }
+
     ggml_backend_free(backend);
     llama_deltakv_free(identity);
     llama_deltakv_free(swiglu);

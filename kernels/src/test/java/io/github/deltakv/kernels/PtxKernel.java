@@ -99,7 +99,12 @@ final class PtxKernel implements AutoCloseable, BeforeEachCallback, AfterAllCall
 
     /** Runs the kernel on a grid of {@code blocks} x 1 x 1 blocks of {@code threads} threads and waits for it. */
     void launch(int blocks, int threads, Pointer params) {
-        cuLaunchKernel(function, blocks, 1, 1, threads, 1, 1, 0, null, params, null);
+        launch(blocks, 1, threads, 0, params);
+    }
+
+    /** Runs the kernel on a grid of {@code blocksX} x {@code blocksY} blocks with dynamic shared memory; waits. */
+    void launch(int blocksX, int blocksY, int threads, int sharedBytes, Pointer params) {
+        cuLaunchKernel(function, blocksX, blocksY, 1, threads, 1, 1, sharedBytes, null, params, null);
         cuCtxSynchronize();
     }
 
