@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Java checks on the GPU machine (it has no Java and no Maven), one device call after
 # `llamacpp-patch/scripts/gpu-speed-bench.sh build` on the same held machine (CUDA natives in /tmp/dkv-speed/natives):
-#   1. the kernels module's JCuda tests (DeltaKvReconKernelTest, DeltaKvRowsKernelTest, DeltaKvScoreKernelTest, tagged
+#   1. the kernels module's JCuda tests (DeltaKvReconKernelTest, DeltaKvRowsKernelTest, DeltaKvScoreKernelTest, DeltaKvNearestKernelTest, tagged
 #      gpu)
 #   2. eval.Reliability: 200 load/chat/close cycles with every layer on the GPU, then the out-of-memory probe
 #   3. integration tests on the GPU (GpuReliabilityIT, ConcurrentChatsIT, BadInputIT, StreamingIT, PrefixCacheIT,
@@ -35,7 +35,8 @@ echo "== JCuda kernel tests"
 timeout 120 "$java" -jar "$launcher" execute --details=tree --disable-banner --disable-ansi-colors \
   -cp "$kcp/test-classes:$(jars "$kcp")" --select-class io.github.deltakv.kernels.DeltaKvReconKernelTest \
   --select-class io.github.deltakv.kernels.DeltaKvRowsKernelTest \
-  --select-class io.github.deltakv.kernels.DeltaKvScoreKernelTest 2>&1 \
+  --select-class io.github.deltakv.kernels.DeltaKvScoreKernelTest \
+  --select-class io.github.deltakv.kernels.DeltaKvNearestKernelTest 2>&1 \
   | tee "$out/jcuda-kernel-tests.txt" | tail -15
 fi
 if [[ $steps == *" reliability "* ]]; then

@@ -23,7 +23,7 @@
 # for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
 # Compressor: the paper's Llama-3.1-8B settings (full layers 0,1,2,8,18; latent 512, int4; SwiGLU encoder of
-# width 3072, linear decoder), random weights of those shapes.
+# width 3072, linear decoder), random weights of those shapes, in bf16 as the paper's engine runs them.
 set -euo pipefail
 phase=${1:?usage: gpu-speed-bench.sh build|single|batch OUT_DIR ...}
 out=${2:?usage: gpu-speed-bench.sh build|single|batch OUT_DIR ...}
@@ -71,7 +71,7 @@ build)
   "$build/bin/deltakv-random-model" "$build/../llama.cpp/models/ggml-vocab-llama-bpe.gguf" "$work/llama31-8b.gguf" \
     --preset llama31-8b
   "$build/bin/deltakv-sidefile" write "$work/llama31-8b.gguf" "$work/llama31-8b.deltakv.gguf" --kind random \
-    --encoder swiglu --ff 3072 --latent-dim 512 --bits 4 --full-layers 0,1,2,8,18 >/dev/null
+    --encoder swiglu --ff 3072 --latent-dim 512 --bits 4 --full-layers 0,1,2,8,18 --weight-type bf16 >/dev/null
   echo "model + compressor: $(( $(date +%s) - start )) s, $(du -h "$work/llama31-8b.gguf" | cut -f1)" | tee -a "$out/gpu.txt"
   ;;
 kernels)

@@ -515,6 +515,56 @@ int main(int argc, char ** argv) {
               "3 tokens, own candidate lists") + "): the maximum over heads of each head's softmax, as the composition");
     }
 
+    // each block token's nearest references (GGML_OP_DELTAKV_NEAREST, patch 0022) against the composition of ggml ops
+    // it replaces: 2 dot - norms, the prefix mask, a top-k sort of each row
+    {
+        const int64_t n_ref = 700, n = 40, kv_dim = 24;
+        const int     k = 4;
+        std::mt19937 rng(31);
+        std::normal_distribution<float> nd;
+        matrix xv(kv_dim * n), rv(kv_dim * n_ref), visv(n);
+        for (auto & v : xv) v = nd(rng);
+        for (auto & v : rv) v = nd(rng);
+        for (int64_t i = 0; i < n; ++i) {
+            visv[i] = (float) (k + rng() % (n_ref - k + 1)); // at least k visible, as the sink guarantees
+        }
+        graph_run g(backend);
+        ggml_tensor * x    = g.input(GGML_TYPE_F32, kv_dim, n);
+        ggml_tensor * refs = g.input(GGML_TYPE_F32, kv_dim, n_ref);
+        ggml_tensor * vis  = g.input(GGML_TYPE_F32, 1, n);
+        ggml_tensor * ids_op  = llama_deltakv_nearest_refs_prefix(g.ctx, x, refs, vis, k);
+        g.compute({ids_op}, {{x, xv.data()}, {refs, rv.data()}, {vis, visv.data()}});
+        std::vector<int32_t> got = g.ids;
+        graph_run g2(backend);
+        ggml_tensor * x2    = g2.input(GGML_TYPE_F32, kv_dim, n);
+        ggml_tensor * refs2 = g2.input(GGML_TYPE_F32, kv_dim, n_ref);
+        ggml_tensor * vis2  = g2.input(GGML_TYPE_F32, 1, n);
+        ggml_tensor * ids_ref = llama_deltakv_nearest_refs(g2.ctx, x2, refs2, llama_deltakv_prefix_mask(g2.ctx, n_ref, vis2), k);
+        g2.compute({ids_ref}, {{x2, xv.data()}, {refs2, rv.data()}, {vis2, visv.data()}});
+        bool same = got.size() == g2.ids.size(), visible_only = true, ordered = true;
+        for (int64_t i = 0; same && i < n; ++i) {
+            std::vector<int32_t> a(got.begin() + i * k, got.begin() + (i + 1) * k);
+            std::vector<int32_t> b(g2.ids.begin() + i * k, g2.ids.begin() + (i + 1) * k);
+            auto dist = [&](int32_t r) {
+                float s = 0;
+                for (int64_t e = 0; e < kv_dim; ++e) {
+                    const float dd = xv[i * kv_dim + e] - rv[r * kv_dim + e];
+                    s += dd * dd;
+                }
+                return s;
+            };
+            for (int j = 0; j < k; ++j) {
+                visible_only = visible_only && a[j] < visv[i];
+                ordered = ordered && (j == 0 || dist(a[j - 1]) <= dist(a[j]) * (1 + 1e-4f));
+            }
+            std::sort(a.begin(), a.end());
+            std::sort(b.begin(), b.end());
+            same = a == b;
+        }
+        check(same && visible_only && ordered, "nearest references in one op: the same k as the masked product and "
+              "top-k sort, all visible, the nearest first (700 references, 40 tokens)");
+    }
+
     ggml_backend_free(backend);
     llama_deltakv_free(identity);
     llama_deltakv_free(swiglu);

@@ -6,6 +6,7 @@
 //     --latent-dim D --ff F    latent width, SwiGLU hidden width
 //     --full-layers 0,2        uncompressed layers (default 0)
 //     --bits 16|8|4 --seed S --sink N --recent N --neighbors N --stride N --top-k N
+//     --weight-type f32|f16|bf16  the compressor's weights (default f32; the paper's engine runs them in bf16)
 //     --arch A --n-layer N --n-head-kv N --head-dim N --type T --drop TENSOR   (deliberately wrong files, for tests)
 //   deltakv-sidefile check MODEL FILE          load FILE for MODEL through llama_deltakv_load; print its settings
 //   deltakv-sidefile int4-selftest             the int4 quantiser against hand-computed answers
@@ -127,20 +128,34 @@ static int cmd_write(int argc, char ** argv) {
     for (auto & s : shapes) {
         total += ggml_tensor_overhead() + (size_t) s.second[0] * s.second[1] * sizeof(float);
     }
+    const std::string wtype = get("--weight-type", "f32");
+    const ggml_type   type  = wtype == "f16" ? GGML_TYPE_F16 : wtype == "bf16" ? GGML_TYPE_BF16 : GGML_TYPE_F32;
+    if (type == GGML_TYPE_F32 && wtype != "f32") {
+        fprintf(stderr, "--weight-type: f32, f16 or bf16, not %s\n", wtype.c_str());
+        return 2;
+    }
     ggml_init_params ip = { total + 1024, nullptr, false };
     ggml_context * ctx = ggml_init(ip);
+    std::vector<float> w;
     for (auto & [name, ne] : shapes) {
         if (name == drop) {
             continue;
         }
-        ggml_tensor * t = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, ne[0], ne[1]);
+        ggml_tensor * t = ggml_new_tensor_2d(ctx, type, ne[0], ne[1]);
         ggml_set_name(t, name.c_str());
-        float * w = (float *) t->data;
+        w.resize(ne[0] * ne[1]);
         std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt((float) ne[0]));
         for (int64_t r = 0; r < ne[1]; ++r) {
             for (int64_t c = 0; c < ne[0]; ++c) {
                 w[r * ne[0] + c] = kind == "identity" ? (r == c ? 1.0f : 0.0f) : normal(rng);
             }
+        }
+        if (type == GGML_TYPE_F16) {
+            ggml_fp32_to_fp16_row(w.data(), (ggml_fp16_t *) t->data, (int64_t) w.size());
+        } else if (type == GGML_TYPE_BF16) {
+            ggml_fp32_to_bf16_row(w.data(), (ggml_bf16_t *) t->data, (int64_t) w.size());
+        } else {
+            memcpy(t->data, w.data(), w.size() * sizeof(float));
         }
         gguf_add_tensor(gguf, t);
     }

@@ -1,0 +1,73 @@
+// DeltaKV: the kernel of GGML_OP_DELTAKV_NEAREST, plain CUDA with no ggml types (like deltakv-recon-kernel.cuh).
+//
+// Compressing a block, each token's k nearest references (k = 4 in the paper's settings) come from its products with
+// every reference visible to it. Composed of ggml ops this was a scale, a subtraction, a mask and a top-k that sorted
+// each token's whole row of scores (thousands of references; a 128K prompt sorts ~40 billion keys). Here one block
+// per token scans its row once: each thread keeps the best k of its share in registers, then one thread merges them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#define DELTAKV_NEAREST_MAX_K   8
+#define DELTAKV_NEAREST_THREADS 128
+
+// (s, r) into the descending list (score, ref) of k: a higher score first, a lower reference first on a tie
+static __device__ __forceinline__ void deltakv_nearest_insert(float * score, int32_t * ref, int k, float s, int32_t r) {
+#pragma unroll
+    for (int j = 0; j < DELTAKV_NEAREST_MAX_K; ++j) {
+        if (j < k && (s > score[j] || (s == score[j] && r < ref[j]))) {
+            const float   ts = score[j];
+            const int32_t tr = ref[j];
+            score[j] = s;
+            ref[j]   = r;
+            s = ts;
+            r = tr;
+        }
+    }
+}
+
+// token blockIdx.x, DELTAKV_NEAREST_THREADS threads: dst row = the k largest (2 dot - norm) of its row, references
+// r >= visible scored 1e30 lower. Strides in bytes.
+static __device__ __forceinline__ void deltakv_nearest_token(
+        const float * dot, const float * norms, const float * visible, int32_t * dst, const int n_ref, const int k,
+        const size_t nb_dot1, const size_t nb_dst1) {
+    __shared__ float   sh_score[DELTAKV_NEAREST_THREADS * DELTAKV_NEAREST_MAX_K];
+    __shared__ int32_t sh_ref  [DELTAKV_NEAREST_THREADS * DELTAKV_NEAREST_MAX_K];
+
+    const int64_t i   = blockIdx.x;
+    const float * d   = (const float *) ((const char *) dot + i*nb_dot1);
+    const float   vis = visible[i];
+
+    float   score[DELTAKV_NEAREST_MAX_K];
+    int32_t ref[DELTAKV_NEAREST_MAX_K];
+#pragma unroll
+    for (int j = 0; j < DELTAKV_NEAREST_MAX_K; ++j) {
+        score[j] = -INFINITY;
+        ref[j]   = INT32_MAX;
+    }
+    for (int r = threadIdx.x; r < n_ref; r += blockDim.x) {
+        const float s = (2.0f*d[r] - norms[r]) + ((float) r >= vis ? -1e30f : 0.0f);
+        if (s >= score[k - 1]) {
+            deltakv_nearest_insert(score, ref, k, s, r);
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < DELTAKV_NEAREST_MAX_K; ++j) {
+        sh_score[threadIdx.x*DELTAKV_NEAREST_MAX_K + j] = score[j];
+        sh_ref  [threadIdx.x*DELTAKV_NEAREST_MAX_K + j] = ref[j];
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int t = 1; t < blockDim.x; ++t) {
+            for (int j = 0; j < k; ++j) {
+                deltakv_nearest_insert(score, ref, k, sh_score[t*DELTAKV_NEAREST_MAX_K + j],
+                                       sh_ref[t*DELTAKV_NEAREST_MAX_K + j]);
+            }
+        }
+        int32_t * out = (int32_t *) ((char *) dst + i*nb_dst1);
+        for (int j = 0; j < k; ++j) {
+            out[j] = ref[j];
+        }
+    }
+}
