@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Per-decode-step summary of a cupti_trace.cpp trace of deltakv-speed-bench.
 
-usage: analyze.py TRACE.csv[.gz] CBID_HEADER OUT_PREFIX [--skip N]
+usage: analyze.py TRACE.csv[.gz] CBID_HEADER OUT_PREFIX [--skip N] [--step N]
 
 Steps are delimited by the logits read-back (the most frequent device-to-host copy of >= 64 KiB; the first one
 is the prompt's). Host step i ends when the stream synchronisation after its logits copy returns; the window
 of step i is (end of step i-1, end of step i]. Steps 1..skip after the prompt are left out (DeltaKV compresses
 the prompt at the first one). Writes OUT_PREFIX.txt (summary), OUT_PREFIX-kernels.csv (by kernel, per step),
-OUT_PREFIX-ops.csv (by kernel base name, per step), OUT_PREFIX-api.csv (runtime API per step).
+OUT_PREFIX-ops.csv (by kernel base name, per step), OUT_PREFIX-api.csv (runtime API per step). With --step N only
+step N is summarised (--step 1: the step that compresses the prompt).
 """
 import collections
 import gzip
@@ -127,6 +128,11 @@ def main():
         i = args.index("--skip")
         skip = int(args[i + 1])
         del args[i : i + 2]
+    only = None
+    if "--step" in args:
+        i = args.index("--step")
+        only = int(args[i + 1])
+        del args[i : i + 2]
     path, header, prefix = args
     cb = load_cbids(header)
     op = gzip.open if path.endswith(".gz") else open
@@ -178,7 +184,7 @@ def main():
         while j < len(Rm) and not (Rm[j][0] >= t0 and Rm[j][2] in sync_ids):
             j += 1
         ends.append(Rm[j][1] if j < len(Rm) else m[1])
-    steps = list(range(1 + skip, len(ends)))
+    steps = list(range(1 + skip, len(ends))) if only is None else [only]
     out.append(f"decode steps traced: {len(ends) - 1}; summarised: {len(steps)} (steps {1 + skip}..{len(ends) - 1})")
 
     def window(lst, a, b):
