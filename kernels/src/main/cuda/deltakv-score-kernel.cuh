@@ -15,7 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#define DELTAKV_SCORE_WARPS      8   // warps per block
+#define DELTAKV_SCORE_WARPS      16  // warps per block (one block per 256 candidates: enough warps to hide K's latency)
 #define DELTAKV_SCORE_PER_BLOCK  256 // candidates per block
 #define DELTAKV_SCORE_HEAD_ITERS 4   // heads per lane at most: n_head <= 128
 
@@ -56,13 +56,24 @@ static __device__ __forceinline__ float deltakv_score_logit(const deltakv_score_
     const half * kr   = (const half *) ((const char *) a.k + (size_t) cell*a.nb_k2 + (size_t) (h / group)*a.nb_k1);
     const float * qh  = qs + h*(a.d + 1);
     float s = 0.0f;
-    for (int e = 0; e < a.d; e += 8) {
-        const uint4 raw = *(const uint4 *) (kr + e);
-        const half2 * k2 = (const half2 *) &raw;
+    for (int e0 = 0; e0 < a.d; e0 += 32) {
+        // four 16-byte loads in flight at once, then their products
+        uint4 raw[4];
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            const float2 f = __half22float2(k2[j]);
-            s += f.x*qh[e + 2*j] + f.y*qh[e + 2*j + 1];
+        for (int u = 0; u < 4; ++u) {
+            raw[u] = e0 + 8*u < a.d ? *(const uint4 *) (kr + e0 + 8*u) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+            const half2 * k2 = (const half2 *) &raw[u];
+            const int     e  = e0 + 8*u;
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float2 f = __half22float2(k2[j]);
+                if (e < a.d) {
+                    s += f.x*qh[e + 2*j] + f.y*qh[e + 2*j + 1];
+                }
+            }
         }
     }
     return s*a.scale + mask;

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Tag("gpu")
 class DeltaKvScoreKernelTest {
 
-    private static final int WARPS = 8;      // DELTAKV_SCORE_WARPS
+    private static final int WARPS = 16;     // DELTAKV_SCORE_WARPS
     private static final int PER_BLOCK = 256; // DELTAKV_SCORE_PER_BLOCK
 
     @RegisterExtension
