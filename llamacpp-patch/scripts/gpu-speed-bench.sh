@@ -107,6 +107,7 @@ batch)
     seqs=$(( gib * 1024 * 1024 * 1024 / bytes ))
     echo "== $c, depth $depth, $seqs sequences in $gib GiB ($bytes bytes each)"
     run_config "$c" --depth "$depth" --steps 64 --seqs "$seqs" 2>&1 | tee "$out/speed-batch-$depth-$c.txt" | grep -v step_ms_all
+    echo "budget_gib=$gib" >>"$out/speed-batch-$depth-$c.txt"
   done
   ;;
 profile)
