@@ -7,6 +7,7 @@
 # usage (from the repo root):
 #   gpu-speed-bench.sh build OUT_DIR            build the CUDA variant; make the model and the compressor;
 #                                                OUT_DIR/cuda-backend: libggml-cuda.so (xz, in parts) + BUILD-INFO
+#   gpu-speed-bench.sh model OUT_DIR            after a build: make the model and compressor of DELTAKV_BENCH_MODEL
 #   gpu-speed-bench.sh kernels OUT_DIR          the DeltaKV graph test (fused reconstruction op included) and the
 #                                                memory test with every layer on the GPU, on kvtiny
 #   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
@@ -22,8 +23,10 @@
 # llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1); DELTAKV_BENCH_STEPS decode steps
 # for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
-# Compressor: the paper's Llama-3.1-8B settings (full layers 0,1,2,8,18; latent 512, int4; SwiGLU encoder of
-# width 3072, linear decoder), random weights of those shapes, in bf16 as the paper's engine runs them.
+# DELTAKV_BENCH_MODEL: llama31-8b (default) or qwen25-7b, the random model's shape and the paper's compressor for it
+# (DeltaKV spec, table of checkpoints): Llama-3.1-8B: full layers 0,1,2,8,18, latent 512; Qwen2.5-7B: full layers
+# 0,1,2,4,7,14, latent 256; both int4 latents, a SwiGLU encoder of width 3072 and a linear decoder, random weights in
+# bf16 as the paper's engine runs them. Keep each model's results in a folder of its own.
 set -euo pipefail
 phase=${1:?usage: gpu-speed-bench.sh build|single|batch OUT_DIR ...}
 out=${2:?usage: gpu-speed-bench.sh build|single|batch OUT_DIR ...}
@@ -32,6 +35,22 @@ work=${DELTAKV_BENCH_WORK:-/tmp/dkv-speed}
 mkdir -p "$work"
 export DELTAKV_CACHE=${DELTAKV_CACHE:-/tmp/dkv} DELTAKV_JOBS=${DELTAKV_JOBS:-$(nproc)}
 read -r -a configs <<<"${DELTAKV_BENCH_CONFIGS:-f16 q8_0 q4_0 deltakv}"
+bench_model=${DELTAKV_BENCH_MODEL:-llama31-8b}
+case "$bench_model" in
+  llama31-8b) compressor=(--latent-dim 512 --full-layers 0,1,2,8,18) vocab=ggml-vocab-llama-bpe.gguf ;;
+  qwen25-7b)  compressor=(--latent-dim 256 --full-layers 0,1,2,4,7,14) vocab=ggml-vocab-qwen2.gguf ;;
+  *) echo "DELTAKV_BENCH_MODEL: llama31-8b or qwen25-7b, not $bench_model" >&2; exit 2 ;;
+esac
+model=$work/$bench_model.gguf
+
+make_model() { # make_model BIN_DIR VOCAB_DIR OUT_DIR: the random model and its compressor
+  local start
+  start=$(date +%s)
+  "$1/deltakv-random-model" "$2/$vocab" "$model" --preset "$bench_model"
+  "$1/deltakv-sidefile" write "$model" "${model%.gguf}.deltakv.gguf" --kind random --encoder swiglu --ff 3072 \
+    --bits 4 "${compressor[@]}" --weight-type bf16 >/dev/null
+  echo "$bench_model model + compressor: $(( $(date +%s) - start )) s, $(du -h "$model" | cut -f1)" | tee -a "$3/gpu.txt"
+}
 
 run_config() { # run_config CONFIG ARGS... : the speed bench for one configuration
   local config=$1
@@ -43,9 +62,9 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
     deltakv)           ;;
     deltakv-noreuse)   variant=(LLAMA_GRAPH_REUSE_DISABLE=1) ;;
     deltakv-reference) variant=(LLAMA_DELTAKV_RECON_REFERENCE=1) ;;
-    *)                 "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --kv "$config" "$@"; return ;;
+    *)                 "$bin/deltakv-speed-bench" "$model" --kv "$config" "$@"; return ;;
   esac
-  env "${variant[@]}" "$bin/deltakv-speed-bench" "$work/llama31-8b.gguf" --deltakv "$work/llama31-8b.deltakv.gguf" "$@"
+  env "${variant[@]}" "$bin/deltakv-speed-bench" "$model" --deltakv "${model%.gguf}.deltakv.gguf" "$@"
 }
 
 case "$phase" in
@@ -67,12 +86,11 @@ build)
   xz -T0 -6 -c "$work/natives/libggml-cuda.so" | split -b 15M - "$out/cuda-backend/libggml-cuda.so.xz.part-"
   build=$(sed -n 's/^build.dir=//p' "$work/natives/BUILD-INFO")
   echo "$build/bin" > "$work/bin-dir"
-  start=$(date +%s)
-  "$build/bin/deltakv-random-model" "$build/../llama.cpp/models/ggml-vocab-llama-bpe.gguf" "$work/llama31-8b.gguf" \
-    --preset llama31-8b
-  "$build/bin/deltakv-sidefile" write "$work/llama31-8b.gguf" "$work/llama31-8b.deltakv.gguf" --kind random \
-    --encoder swiglu --ff 3072 --latent-dim 512 --bits 4 --full-layers 0,1,2,8,18 --weight-type bf16 >/dev/null
-  echo "model + compressor: $(( $(date +%s) - start )) s, $(du -h "$work/llama31-8b.gguf" | cut -f1)" | tee -a "$out/gpu.txt"
+  echo "$build/../llama.cpp/models" > "$work/vocab-dir"
+  make_model "$build/bin" "$(cat "$work/vocab-dir")" "$out"
+  ;;
+model)
+  make_model "$(cat "$work/bin-dir")" "$(cat "$work/vocab-dir")" "$out"
   ;;
 kernels)
   bin=$(cat "$work/bin-dir")
