@@ -453,6 +453,57 @@ int main(int argc, char ** argv) {
               std::string("attended rows (") + (neox ? "NeoX" : "normal") + "): V equals the composition");
     }
 
+    // the rows op rebuilding its compressed tokens itself (ggml_deltakv_rows_recon, patch 0024) against the fused
+    // reconstruction followed by the rows op: residual + mean of 4 references, every fifth a center served exactly
+    {
+        const int64_t head_dim = 8, n_head_kv = 2, kv_dim = 2 * head_dim * n_head_kv;
+        const int64_t n_exact = 30, n_att = 6, n_rec = 5, n_tok = 2, k = 4;
+        std::mt19937 rng(17);
+        std::normal_distribution<float> nd;
+        std::vector<ggml_fp16_t> exact_h(kv_dim * n_exact);
+        for (auto & v : exact_h) v = ggml_fp32_to_fp16(nd(rng));
+        matrix decv(kv_dim * n_rec * n_tok), centerv(n_rec * n_tok);
+        for (auto & v : decv) v = nd(rng);
+        std::vector<int32_t> att_rowsv(n_att * n_tok), att_posv(n_att * n_tok), rec_posv(n_rec * n_tok),
+                             idsv(k * n_rec * n_tok), crowv(n_rec * n_tok);
+        for (auto & v : att_rowsv) v = (int32_t) (rng() % n_exact);
+        for (auto & v : att_posv) v = (int32_t) (rng() % 3000);
+        for (auto & v : rec_posv) v = (int32_t) (rng() % 3000);
+        for (auto & v : idsv) v = (int32_t) (rng() % n_exact);
+        for (size_t i = 0; i < crowv.size(); ++i) {
+            crowv[i]   = (int32_t) (rng() % n_exact);
+            centerv[i] = i % 5 == 0 ? 1.0f : 0.0f;
+        }
+        graph_run g(backend);
+        ggml_tensor * exact = g.input(GGML_TYPE_F16, kv_dim, n_exact);
+        ggml_tensor * arows = g.input(GGML_TYPE_I32, n_att * n_tok, 1);
+        ggml_tensor * apos  = g.input(GGML_TYPE_I32, n_att * n_tok, 1);
+        ggml_tensor * dec   = g.input(GGML_TYPE_F32, kv_dim, n_rec * n_tok);
+        ggml_tensor * ids   = g.input(GGML_TYPE_I32, k, n_rec * n_tok);
+        ggml_tensor * crow  = g.input(GGML_TYPE_I32, n_rec * n_tok, 1);
+        ggml_tensor * cen   = g.input(GGML_TYPE_F32, 1, n_rec * n_tok);
+        ggml_tensor * rpos  = g.input(GGML_TYPE_I32, n_rec * n_tok, 1);
+        arows = ggml_reshape_1d(g.ctx, arows, n_att * n_tok);
+        apos  = ggml_reshape_1d(g.ctx, apos, n_att * n_tok);
+        crow  = ggml_reshape_1d(g.ctx, crow, n_rec * n_tok);
+        rpos  = ggml_reshape_1d(g.ctx, rpos, n_rec * n_tok);
+        auto rows_of = [&](ggml_tensor * r) {
+            return ggml_deltakv_rows(g.ctx, exact, arows, apos, r, rpos, nullptr, n_att, n_head_kv, head_dim, head_dim,
+                                     GGML_ROPE_TYPE_NEOX, 4096, 10000.0f, 1.0f, 0.0f, 1.0f, 32.0f, 1.0f);
+        };
+        ggml_tensor * two_ops = rows_of(ggml_deltakv_recon(g.ctx, dec, exact, ids, crow, cen));
+        ggml_tensor * one_op  = ggml_deltakv_rows_recon(g.ctx, exact, arows, apos, dec, ids, crow, cen, rpos, nullptr,
+                                                        n_att, n_head_kv, head_dim, head_dim, GGML_ROPE_TYPE_NEOX, 4096,
+                                                        10000.0f, 1.0f, 0.0f, 1.0f, 32.0f, 1.0f);
+        g.compute({ggml_cast(g.ctx, one_op, GGML_TYPE_F32), ggml_cast(g.ctx, two_ops, GGML_TYPE_F32)},
+                  {{exact, exact_h.data()}, {arows, att_rowsv.data()}, {apos, att_posv.data()}, {dec, decv.data()},
+                   {ids, idsv.data()}, {crow, crowv.data()}, {cen, centerv.data()}, {rpos, rec_posv.data()}});
+        // the same formula in the same order: equal on the CPU; the GPU may contract differently (F16 output)
+        check(max_abs_diff(g.outputs_cache[0], g.outputs_cache[1]) <= (gpu ? 2e-3f : 0.0f) * max_abs(g.outputs_cache[1]),
+              "attended rows rebuilt in the rows op: equal to the fused reconstruction followed by the rows op "
+              "(centers served exactly)");
+    }
+
     // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops
     // it replaces: candidates' K gathered, q . k per head, scaled, masked, softmax, maximum over heads, plus the mask.
     // One token scoring every cell in place (some masked), and a batch of tokens each with its own candidate list;

@@ -5,7 +5,8 @@
 // two concatenations and two F32 -> F16 casts, per layer. Here one block per output row reads the row once
 // (an exact F16/F32 row or a rebuilt F32 row), rotates its K part per head as ggml_rope_ext does (normal or NeoX
 // pairs, frequency factors, YaRN) and writes the row as F16, in the [kv_dim, rows] layout flash attention reads
-// through strided K and V views.
+// through strided K and V views. With ggml_deltakv_rows_recon a rebuilt row is reconstructed here too (the decoded
+// residual plus the mean of its references, or a center's exact row), so no F32 rows pass through memory between.
 #pragma once
 
 #include "deltakv-recon-kernel.cuh" // deltakv_to_float
@@ -46,13 +47,24 @@ static __device__ __forceinline__ void deltakv_rows_cos_sin(const deltakv_rope_p
     s = sinf(theta) * mscale;
 }
 
+// the reconstruction done by the rows kernel (ggml_deltakv_rows_recon): rec is then the decoded residual and a
+// rebuilt row is rec + the mean of its k references' exact rows, or the exact row of a center; ids null: rec holds
+// the rebuilt rows themselves
+struct deltakv_rows_recon {
+    const int32_t * ids;         // [k, n_rec * n_tok], contiguous
+    int             k;
+    const int32_t * center_rows; // [n_rec * n_tok] or null
+    const float   * center;      // [n_rec * n_tok] or null
+};
+
 // output row r, by the threads of one block: token t = r / (n_att + n_rec); its j-th row is exact row
 // att_rows[t*n_att + j] for j < n_att, else rebuilt row t*n_rec + j - n_att. Strides in bytes.
 template <typename T>
 static __device__ __forceinline__ void deltakv_rows_row(
         const int64_t r, const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec,
         const int32_t * rec_pos, const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec,
-        const size_t nb_exact1, const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params & rp) {
+        const size_t nb_exact1, const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params & rp,
+        const deltakv_rows_recon & rc) {
     const int64_t t = r / (n_att + n_rec);
     const int64_t j = r % (n_att + n_rec);
     half * out = (half *) ((char *) dst + r*nb_dst1);
@@ -60,15 +72,45 @@ static __device__ __forceinline__ void deltakv_rows_row(
     int32_t pos;
     const T *     src_e = nullptr;
     const float * src_r = nullptr;
+    const T *     ref[DELTAKV_RECON_MAX_K];
+    int           n_ref = 0; // > 0: src_r is a residual, the mean of ref[0..n_ref) added to it
     if (j < n_att) {
         pos   = att_pos[t*n_att + j];
         src_e = (const T *) ((const char *) exact + (int64_t) att_rows[t*n_att + j]*nb_exact1);
     } else {
         const int64_t i = t*n_rec + (j - n_att);
-        pos   = rec_pos[i];
-        src_r = (const float *) ((const char *) rec + i*nb_rec1);
+        pos = rec_pos[i];
+        if (rc.ids != nullptr && rc.center != nullptr && rc.center[i] != 0.0f) {
+            src_e = (const T *) ((const char *) exact + (int64_t) rc.center_rows[i]*nb_exact1); // a center, exact
+        } else {
+            src_r = (const float *) ((const char *) rec + i*nb_rec1);
+            if (rc.ids != nullptr) {
+                n_ref = rc.k;
+#pragma unroll
+                for (int m = 0; m < DELTAKV_RECON_MAX_K; ++m) { // unrolled: the pointers stay in registers
+                    ref[m] = m < rc.k ? (const T *) ((const char *) exact + (int64_t) rc.ids[i*rc.k + m]*nb_exact1)
+                                      : nullptr;
+                }
+            }
+        }
     }
-    auto load = [&](int64_t e) { return src_e != nullptr ? deltakv_to_float(src_e[e]) : src_r[e]; };
+    const float scale = n_ref > 0 ? 1.0f / (float) n_ref : 0.0f;
+    auto load = [&](int64_t e) {
+        if (src_e != nullptr) {
+            return deltakv_to_float(src_e[e]);
+        }
+        if (n_ref == 0) {
+            return src_r[e];
+        }
+        float sum = deltakv_to_float(ref[0][e]);
+#pragma unroll
+        for (int m = 1; m < DELTAKV_RECON_MAX_K; ++m) {
+            if (m < n_ref) {
+                sum += deltakv_to_float(ref[m][e]);
+            }
+        }
+        return src_r[e] + sum*scale; // as deltakv_recon_token: the mean, then + the residual
+    };
 
     // cos and sin of each pair at the row's position, computed once and shared by the row's heads
     __shared__ float cs[2 * DELTAKV_ROWS_MAX_PAIRS];
@@ -108,9 +150,9 @@ template <typename T>
 static __global__ void deltakv_rows_kernel(
         const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec, const int32_t * rec_pos,
         const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec, const size_t nb_exact1,
-        const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params rp) {
+        const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params rp, const deltakv_rows_recon rc) {
     deltakv_rows_row<T>(blockIdx.x, exact, att_rows, att_pos, rec, rec_pos, freq, dst, kv_dim, n_att, n_rec, nb_exact1,
-                        nb_rec1, nb_dst1, rp);
+                        nb_rec1, nb_dst1, rp, rc);
 }
 
 // threads per block for rows of kv_dim elements

@@ -45,16 +45,25 @@ void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * ds
     const float * freq    = ff ? (const float *) ff->data : nullptr;
     const size_t nb_rec1  = rec ? rec->nb[1] : 0;
 
+    deltakv_rows_recon rc = { nullptr, 0, nullptr, nullptr };
+    if (dst->src[6] != nullptr) {
+        rc.ids         = (const int32_t *) dst->src[6]->data;
+        rc.k           = (int) dst->src[6]->ne[0];
+        rc.center_rows = dst->src[7] ? (const int32_t *) dst->src[7]->data : nullptr;
+        rc.center      = dst->src[8] ? (const float *) dst->src[8]->data : nullptr;
+        GGML_ASSERT(rc.k >= 1 && rc.k <= DELTAKV_RECON_MAX_K);
+    }
+
     cudaStream_t stream  = ctx.stream();
     const int    threads = deltakv_rows_threads(kv_dim);
     if (exact->type == GGML_TYPE_F16) {
         deltakv_rows_kernel<half><<<(unsigned) n_out, threads, 0, stream>>>(
             (const half *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d, rpos,
-            freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp);
+            freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     } else {
         deltakv_rows_kernel<float><<<(unsigned) n_out, threads, 0, stream>>>(
             (const float *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d, rpos,
-            freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp);
+            freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     }
     CUDA_CHECK(cudaGetLastError());
 }

@@ -29,21 +29,31 @@ class DeltaKvRowsKernelTest {
 
     @Test
     void llama_shape_normal_pairs_exact_and_rebuilt_rows_of_two_tokens() {
-        check(8, 128, 128, false, 300, 64, 2, 1);
+        check(8, 128, 128, false, 300, 64, 2, 1, false);
     }
 
     @Test
     void neox_pairs_with_partial_rotation_and_frequency_factors() {
-        check(2, 64, 32, true, 40, 9, 3, 2);
+        check(2, 64, 32, true, 40, 9, 3, 2, false);
     }
 
     @Test
     void exact_rows_alone() {
-        check(4, 64, 64, false, 50, 0, 1, 3);
+        check(4, 64, 64, false, 50, 0, 1, 3, false);
     }
 
-    /** Random inputs; the kernel's rows against the formula in Java, to F16 rounding. */
-    private void check(int nHeadKv, int headDim, int nDims, boolean neox, int nAtt, int nRec, int nTok, long seed) {
+    @Test
+    void rows_rebuilt_in_the_kernel_from_residuals_and_references_with_centers_served_exactly() {
+        check(8, 128, 128, false, 40, 33, 2, 4, true);
+    }
+
+    /**
+     * Random inputs; the kernel's rows against the formula in Java, to F16 rounding. With {@code rebuild} the rebuilt
+     * rows are made in the kernel: the residual plus the mean of 4 references' exact rows, every fifth a center
+     * served exactly.
+     */
+    private void check(int nHeadKv, int headDim, int nDims, boolean neox, int nAtt, int nRec, int nTok, long seed,
+            boolean rebuild) {
         Random rnd = new Random(seed);
         int kvDim = 2 * nHeadKv * headDim;
         int nExact = 2 * nAtt + 5;
@@ -64,6 +74,29 @@ class DeltaKvRowsKernelTest {
         int[] recPos = new int[Math.max(1, nRec * nTok)];
         for (int i = 0; i < recPos.length; i++) {
             recPos[i] = rnd.nextInt(4096);
+        }
+        int k = 4;
+        int[] ids = new int[Math.max(1, k * nRec * nTok)];
+        int[] centerRows = new int[Math.max(1, nRec * nTok)];
+        float[] center = new float[Math.max(1, nRec * nTok)];
+        float[] rebuilt = rec.clone(); // the rows the kernel is to rebuild from rec (a residual then) and the references
+        for (int i = 0; rebuild && i < nRec * nTok; i++) {
+            center[i] = i % 5 == 0 ? 1.0f : 0.0f;
+            centerRows[i] = rnd.nextInt(nExact);
+            for (int m = 0; m < k; m++) {
+                ids[i * k + m] = rnd.nextInt(nExact);
+            }
+            for (int e = 0; e < kvDim; e++) {
+                if (center[i] != 0.0f) {
+                    rebuilt[i * kvDim + e] = halfToFloat(exact[centerRows[i] * kvDim + e]);
+                    continue;
+                }
+                float sum = halfToFloat(exact[ids[i * k] * kvDim + e]);
+                for (int m = 1; m < k; m++) {
+                    sum += halfToFloat(exact[ids[i * k + m] * kvDim + e]);
+                }
+                rebuilt[i * kvDim + e] = rec[i * kvDim + e] + sum * (1.0f / k);
+            }
         }
         boolean withFreq = neox;
         float[] freq = new float[nDims / 2];
@@ -89,7 +122,7 @@ class DeltaKvRowsKernelTest {
             } else {
                 int i = t * nRec + (j - nAtt);
                 pos = recPos[i];
-                System.arraycopy(rec, i * kvDim, row, 0, kvDim);
+                System.arraycopy(rebuilt, i * kvDim, row, 0, kvDim);
             }
             for (int h = 0; h < nHeadKv; h++) {
                 for (int i = 0; i < nDims / 2; i++) {
@@ -113,6 +146,11 @@ class DeltaKvRowsKernelTest {
         CUdeviceptr dRecPos = nRec > 0 ? kernel.upload(Pointer.to(recPos), (long) recPos.length * Sizeof.INT) : new CUdeviceptr();
         CUdeviceptr dFreq = withFreq ? kernel.upload(Pointer.to(freq), (long) freq.length * Sizeof.FLOAT) : new CUdeviceptr();
         CUdeviceptr dOut = kernel.alloc((long) kvDim * nOut * Sizeof.SHORT);
+        CUdeviceptr dIds = rebuild ? kernel.upload(Pointer.to(ids), (long) ids.length * Sizeof.INT) : new CUdeviceptr();
+        CUdeviceptr dCenterRows = rebuild ? kernel.upload(Pointer.to(centerRows), (long) centerRows.length * Sizeof.INT)
+                : new CUdeviceptr();
+        CUdeviceptr dCenter = rebuild ? kernel.upload(Pointer.to(center), (long) center.length * Sizeof.FLOAT)
+                : new CUdeviceptr();
         try {
             // deltakv_rope_params: n_head_kv, head_dim, n_dims, neox, theta_scale, freq_scale, ext_factor,
             // attn_factor, corr0, corr1 (no YaRN here: ext_factor 0)
@@ -123,7 +161,8 @@ class DeltaKvRowsKernelTest {
                     Pointer.to(dRec), Pointer.to(dRecPos), Pointer.to(dFreq), Pointer.to(dOut),
                     Pointer.to(new long[] {kvDim}), Pointer.to(new int[] {nAtt}), Pointer.to(new int[] {nRec}),
                     Pointer.to(new long[] {(long) kvDim * Sizeof.SHORT}), Pointer.to(new long[] {(long) kvDim * Sizeof.FLOAT}),
-                    Pointer.to(new long[] {(long) kvDim * Sizeof.SHORT}), Pointer.to(rope));
+                    Pointer.to(new long[] {(long) kvDim * Sizeof.SHORT}), Pointer.to(rope), Pointer.to(dIds),
+                    Pointer.to(new int[] {rebuild ? k : 0}), Pointer.to(dCenterRows), Pointer.to(dCenter));
             int threads = Math.min(256, (kvDim / 2 + 31) / 32 * 32);
             kernel.launch(nOut, threads, params);
             short[] got = new short[kvDim * nOut];
