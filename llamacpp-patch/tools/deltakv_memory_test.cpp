@@ -326,6 +326,34 @@ int main(int argc, char ** argv) {
                std::to_string(n_reused) + " decode graphs reused");
     }
 
+    // --- compression in tiles: a prompt compressed 512 block rows per graph decodes as with one graph -------
+    {
+        run_config cfg;
+        cfg.sidefile = random;
+        cfg.n_ctx    = ctx_8k;
+        cfg.n_batch  = ctx_8k;
+        const std::vector<llama_token> p = prefix(ctx_8k - 64);
+        const int32_t steps = 8;
+        std::vector<std::vector<float>> tiled, whole;
+        std::vector<llama_token> gen;
+        setenv("LLAMA_DELTAKV_COMPRESS_TILE", "512", 1);
+        bool ok = false;
+        {
+            run_context rc;
+            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, (int32_t) ctx_8k, steps, n_vocab, tiled, &gen);
+        }
+        unsetenv("LLAMA_DELTAKV_COMPRESS_TILE");
+        llama_deltakv_stats st{};
+        if (ok) {
+            run_context rc;
+            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, (int32_t) ctx_8k, steps, n_vocab, whole, nullptr, &gen);
+            ok = ok && llama_deltakv_get_stats(rc.ctx, &st);
+        }
+        const diff_stats d = compare(whole, tiled);
+        report(ok && d.steps == steps + 1 && d.max_rel < tol && st.n_compressed > 4 * 512, "compress-tiles",
+               "max_rel=" + fmt("%.2e", d.max_rel) + " " + describe(st));
+    }
+
     // --- random compressor at ctx_8k tokens: its int4 latents, and the same codes stored as int8 -----------
     for (const int32_t bits_override : {-1, 8}) {
         const std::string sfx = bits_override == 8 ? "-int8" : "";
