@@ -94,16 +94,16 @@ model)
   ;;
 kernels)
   bin=$(cat "$work/bin-dir")
-  model=models/kvtiny-retrieval-q8_0.gguf
-  "$bin/deltakv-sidefile" write "$model" "$work/identity.gguf" >/dev/null
-  "$bin/deltakv-sidefile" write "$model" "$work/random.gguf" --kind random --latent-dim 64 --bits 4 >/dev/null
-  "$bin/deltakv-sidefile" write "$model" "$work/swiglu.gguf" --kind random --encoder swiglu --latent-dim 64 --ff 96 \
+  tiny=models/kvtiny-retrieval-q8_0.gguf # not $model, the benchmark's
+  "$bin/deltakv-sidefile" write "$tiny" "$work/identity.gguf" >/dev/null
+  "$bin/deltakv-sidefile" write "$tiny" "$work/random.gguf" --kind random --latent-dim 64 --bits 4 >/dev/null
+  "$bin/deltakv-sidefile" write "$tiny" "$work/swiglu.gguf" --kind random --encoder swiglu --latent-dim 64 --ff 96 \
     >/dev/null
   echo "== deltakv-graph-test on CUDA0" | tee "$out/kernels.txt"
-  "$bin/deltakv-graph-test" "$model" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 | tee -a "$out/kernels.txt" \
+  "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 | tee -a "$out/kernels.txt" \
     | tail -6 || true
   echo "== deltakv-memory-test, all layers on the GPU" | tee -a "$out/kernels.txt"
-  "$bin/deltakv-memory-test" "$model" integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" \
+  "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" \
     "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" | tail -4 || true
   ;;
 single)

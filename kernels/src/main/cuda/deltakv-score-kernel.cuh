@@ -79,6 +79,16 @@ static __device__ __forceinline__ float deltakv_score_logit(const deltakv_score_
     return s*a.scale + mask;
 }
 
+// acc = the (max, sum of exp) of a softmax's share merged with another share's p (a share with no term: sum 0)
+static __device__ __forceinline__ void deltakv_score_merge(float2 & acc, const float2 p) {
+    if (p.y == 0.0f) {
+        return;
+    }
+    const float mn = fmaxf(acc.x, p.x);
+    acc.y = acc.y*__expf(acc.x - mn) + p.y*__expf(p.x - mn);
+    acc.x = mn;
+}
+
 // grid (n_blocks, n_tok), DELTAKV_SCORE_WARPS * 32 threads, deltakv_score_smem bytes
 static __device__ __forceinline__ void deltakv_score_stats(const deltakv_score_args & a) {
     extern __shared__ float deltakv_score_sm[];
@@ -124,17 +134,11 @@ static __device__ __forceinline__ void deltakv_score_stats(const deltakv_score_a
     }
     __syncthreads();
     for (int h = threadIdx.x; h < a.n_head; h += blockDim.x) {
-        float mm = -INFINITY, ll = 0.0f;
+        float2 acc = make_float2(-INFINITY, 0.0f);
         for (int w = 0; w < DELTAKV_SCORE_WARPS; ++w) {
-            const float2 p = red[w*a.n_head + h];
-            if (p.y == 0.0f) {
-                continue;
-            }
-            const float mn = fmaxf(mm, p.x);
-            ll = ll*__expf(mm - mn) + p.y*__expf(p.x - mn);
-            mm = mn;
+            deltakv_score_merge(acc, red[w*a.n_head + h]);
         }
-        a.part[((size_t) t*a.n_blocks + blockIdx.x)*a.n_head + h] = make_float2(mm, ll);
+        a.part[((size_t) t*a.n_blocks + blockIdx.x)*a.n_head + h] = acc;
     }
 }
 
@@ -146,17 +150,11 @@ static __device__ __forceinline__ void deltakv_score_out(const deltakv_score_arg
     const int t = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     deltakv_score_load_q(a, t, qs);
     for (int h = threadIdx.x; h < a.n_head; h += blockDim.x) {
-        float mm = -INFINITY, ll = 0.0f;
+        float2 acc = make_float2(-INFINITY, 0.0f);
         for (int b = 0; b < a.n_blocks; ++b) {
-            const float2 p = a.part[((size_t) t*a.n_blocks + b)*a.n_head + h];
-            if (p.y == 0.0f) {
-                continue;
-            }
-            const float mn = fmaxf(mm, p.x);
-            ll = ll*__expf(mm - mn) + p.y*__expf(p.x - mn);
-            mm = mn;
+            deltakv_score_merge(acc, a.part[((size_t) t*a.n_blocks + b)*a.n_head + h]);
         }
-        tot[h] = make_float2(mm, ll);
+        tot[h] = acc;
     }
     __syncthreads();
 

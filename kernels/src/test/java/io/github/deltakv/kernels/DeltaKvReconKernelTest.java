@@ -63,18 +63,9 @@ class DeltaKvReconKernelTest {
         }
 
         float[] expected = new float[ne0 * n];
-        float scale = 1.0f / k;
         for (int i = 0; i < n; i++) {
             for (int e = 0; e < ne0; e++) {
-                if (center[i] != 0.0f) {
-                    expected[i * ne0 + e] = halfToFloat(refs[rows[i] * ne0 + e]);
-                    continue;
-                }
-                float sum = halfToFloat(refs[ids[i * k] * ne0 + e]);
-                for (int j = 1; j < k; j++) {
-                    sum += halfToFloat(refs[ids[i * k + j] * ne0 + e]);
-                }
-                expected[i * ne0 + e] = withD ? d[i * ne0 + e] + sum * scale : sum * scale;
+                expected[i * ne0 + e] = rebuilt(refs, ne0, ids, k, withD ? d : null, rows, center, i, e);
             }
         }
 
@@ -113,6 +104,22 @@ class DeltaKvReconKernelTest {
         }
     }
 
+
+    /**
+     * Element e of token i rebuilt as the kernels rebuild it: a center's exact row, else d (null: none) plus the mean of
+     * the token's k references, summed in order and then scaled.
+     */
+    static float rebuilt(short[] refs, int ne0, int[] ids, int k, float[] d, int[] rows, float[] center, int i, int e) {
+        if (center[i] != 0.0f) {
+            return halfToFloat(refs[rows[i] * ne0 + e]);
+        }
+        float sum = halfToFloat(refs[ids[i * k] * ne0 + e]);
+        for (int j = 1; j < k; j++) {
+            sum += halfToFloat(refs[ids[i * k + j] * ne0 + e]);
+        }
+        float scale = 1.0f / k;
+        return d != null ? d[i * ne0 + e] + sum * scale : sum * scale;
+    }
 
     /** A random finite half: sign, exponent 10..20 (magnitudes 2^-5 .. 2^5), random mantissa. */
     static short randomHalf(Random rnd) {

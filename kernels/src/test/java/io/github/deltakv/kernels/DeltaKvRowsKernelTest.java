@@ -87,15 +87,7 @@ class DeltaKvRowsKernelTest {
                 ids[i * k + m] = rnd.nextInt(nExact);
             }
             for (int e = 0; e < kvDim; e++) {
-                if (center[i] != 0.0f) {
-                    rebuilt[i * kvDim + e] = halfToFloat(exact[centerRows[i] * kvDim + e]);
-                    continue;
-                }
-                float sum = halfToFloat(exact[ids[i * k] * kvDim + e]);
-                for (int m = 1; m < k; m++) {
-                    sum += halfToFloat(exact[ids[i * k + m] * kvDim + e]);
-                }
-                rebuilt[i * kvDim + e] = rec[i * kvDim + e] + sum * (1.0f / k);
+                rebuilt[i * kvDim + e] = DeltaKvReconKernelTest.rebuilt(exact, kvDim, ids, k, rec, centerRows, center, i, e);
             }
         }
         boolean withFreq = neox;
