@@ -41,7 +41,7 @@ public final class SpeedReport {
         StringBuilder md = new StringBuilder("# Speed on the H200: stock llama.cpp against DeltaKV\n\n");
         md.append("Written by `SpeedReport` from the `speed-*.txt` files beside it (`gpu-speed-bench.sh`); the commands that ")
                 .append("made them are in `RUNS.md` beside it. Ratios are to stock F16 in the same run. Prefill: one ")
-                .append("sequence's prompt in one call (time to first token). Decode: 256 steps after the prompt, batch 1 ")
+                .append("sequence's prompt in one call (time to first token). Decode: the steps after the prompt, batch 1 ")
                 .append("(p50 / p99 / max step; the first step after the prompt is where DeltaKV compresses it, so tokens/s ")
                 .append("over all steps counts that step and steady tokens/s is 1000 / p50). `deltakv-reference`: DeltaKV ")
                 .append("with the reference composition of ggml ops instead of the fused reconstruction kernel ")
@@ -49,10 +49,10 @@ public final class SpeedReport {
                 .append("(`LLAMA_GRAPH_REUSE_DISABLE=1`). Batch: the most sequences whose KV fits in the memory budget ")
                 .append("of the run (the `budget_gib` line of each file), 64 steps, tokens/s over all sequences, over all ")
                 .append("steps (the first compresses every sequence's prompt) and steady (sequences x 1000 / step p50). ")
-                .append("Model: `deltakv-random-model --preset llama31-8b` (F16 weights); compressor: `deltakv-sidefile write ")
-                .append("... --kind random --encoder swiglu --ff 3072 --latent-dim 512 --bits 4 --full-layers 0,1,2,8,18 ")
-                .append("--weight-type bf16` (the paper's Llama-3.1-8B settings; its weights in bf16 as the paper's engine ")
-                .append("runs them). Table and plot: `mvn -B -q -Pspeed-report verify -pl integration-tests ")
+                .append("Model: `deltakv-random-model --preset MODEL` (F16 weights) with a random compressor at the paper's ")
+                .append("settings for it, its weights in bf16 as the paper's engine runs them (`gpu-speed-bench.sh`, ")
+                .append("`DELTAKV_BENCH_MODEL`: llama31-8b unless `RUNS.md` says otherwise). Table and plot: ")
+                .append("`mvn -B -q -Pspeed-report verify -pl integration-tests ")
                 .append("-Dspeed.dir=DIR`.\n\n");
         md.append("| measure | depth |");
         configs.forEach(c -> md.append(' ').append(c).append(" |"));
@@ -61,6 +61,7 @@ public final class SpeedReport {
             row(md, dir, configs, "single", depth, "KV bytes allocated (GiB)", "kv_alloc_bytes", 1.0 / (1L << 30));
             row(md, dir, configs, "single", depth, "KV bytes used by the tokens (GiB; stock: allocated)", "kv_used_bytes", 1.0 / (1L << 30));
             row(md, dir, configs, "single", depth, "time to first token (s)", "prefill_s", 1);
+            row(md, dir, configs, "single", depth, "decode steps, batch 1", "steps", 1);
             row(md, dir, configs, "single", depth, "decode tokens/s, batch 1, over all steps", "decode_tok_s", 1);
             row(md, dir, configs, "single", depth, "decode tokens/s, batch 1, steady (1000 / step p50)", STEADY, 1);
             row(md, dir, configs, "single", depth, "step ms p50", "step_ms_p50", 1);
