@@ -4,11 +4,14 @@
 // sequence, for the top-k choice of the DeltaKV layers after it (spec 6.3): per head the softmax over candidates
 // of q . k, then the maximum over heads. Composed of ggml ops this was a product per head over every candidate
 // (a score matrix of n_head x n_cand floats per token, and in a batch a gather of every candidate's K into F32
-// first), a softmax, a transposing copy and a pooling. Here two passes read K in place, each lane of a warp one
-// head (heads sharing a KV head read the same row, from L1):
-//   deltakv_score_stats: per block of candidates, each head's running maximum and sum of exp (online softmax);
+// first), a softmax, a transposing copy and a pooling. Here one pass reads K in place, each lane of a warp one head
+// (heads sharing a KV head read the same row, from L1), and a second reads the logits it kept:
+//   deltakv_score_stats: per block of candidates, each head's logits (n_head floats a candidate, a sixteenth of
+//                        its K row's bytes at d = 128 and 4 heads per KV head) and running maximum and sum of exp
+//                        (online softmax);
 //   deltakv_score_out:   every block's (max, sum) combined, then each candidate's maximum over heads of its
-//                        probability, plus its mask.
+//                        probability, plus its mask. (It read K a second time before: 258 us of a 455 us pair at
+//                        128K cells on the H200.)
 #pragma once
 
 #include <cuda_fp16.h>
@@ -25,6 +28,7 @@ struct deltakv_score_args {
     const int32_t * cell;  // [n_cand * n_tok]: the cell of each token's candidates
     const float   * mask;  // [n_cand, n_tok]: 0, or -INFINITY for no candidate
     float2        * part;  // [n_tok, n_blocks, n_head]: (max, sum) of each block
+    float         * logit; // [n_tok, n_cand, n_head]: each candidate's logit per head (written for candidates only)
     float         * dst;   // [n_cand, n_tok]
     int    d;              // head size, a multiple of 8
     int    n_head;
@@ -36,7 +40,8 @@ struct deltakv_score_args {
 };
 
 // shared memory of either kernel: q of the block's token (rows padded by one float: each lane reads its own head's
-// row without bank conflicts), then per warp and head a (max, sum), then per head the combined (max, sum)
+// row without bank conflicts; deltakv_score_out leaves it unused), then per warp and head a (max, sum), then per head
+// the combined (max, sum)
 static inline size_t deltakv_score_smem(int d, int n_head) {
     return sizeof(float) * (size_t) n_head * (d + 1) + sizeof(float2) * (size_t) (DELTAKV_SCORE_WARPS + 1) * n_head;
 }
@@ -116,6 +121,7 @@ static __device__ __forceinline__ void deltakv_score_stats(const deltakv_score_a
             const int h = lane + 32*i;
             if (h < a.n_head) {
                 const float x = deltakv_score_logit(a, qs, h, cell, mc);
+                a.logit[((size_t) t*a.n_cand + c)*a.n_head + h] = x;
                 if (x > m[i]) {
                     l[i] = l[i]*__expf(m[i] - x) + 1.0f;
                     m[i] = x;
@@ -145,10 +151,8 @@ static __device__ __forceinline__ void deltakv_score_stats(const deltakv_score_a
 // grid (n_blocks, n_tok), DELTAKV_SCORE_WARPS * 32 threads, deltakv_score_smem bytes; after deltakv_score_stats
 static __device__ __forceinline__ void deltakv_score_out(const deltakv_score_args & a) {
     extern __shared__ float deltakv_score_sm[];
-    float  * qs  = deltakv_score_sm;
-    float2 * tot = (float2 *) (qs + a.n_head*(a.d + 1)) + DELTAKV_SCORE_WARPS*a.n_head;
+    float2 * tot = (float2 *) (deltakv_score_sm + a.n_head*(a.d + 1)) + DELTAKV_SCORE_WARPS*a.n_head;
     const int t = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    deltakv_score_load_q(a, t, qs);
     for (int h = threadIdx.x; h < a.n_head; h += blockDim.x) {
         float2 acc = make_float2(-INFINITY, 0.0f);
         for (int b = 0; b < a.n_blocks; ++b) {
@@ -163,12 +167,12 @@ static __device__ __forceinline__ void deltakv_score_out(const deltakv_score_arg
         const float mc = a.mask[(size_t) t*a.n_cand + c];
         float best = 0.0f;
         if (mc != -INFINITY) {
-            const int32_t cell = a.cell[(size_t) t*a.n_cand + c];
+            const float * logit = a.logit + ((size_t) t*a.n_cand + c)*a.n_head;
 #pragma unroll
             for (int i = 0; i < DELTAKV_SCORE_HEAD_ITERS; ++i) {
                 const int h = lane + 32*i;
                 if (h < a.n_head) {
-                    const float x = deltakv_score_logit(a, qs, h, cell, mc);
+                    const float x = logit[h];
                     best = fmaxf(best, __expf(x - tot[h].x) / tot[h].y);
                 }
             }

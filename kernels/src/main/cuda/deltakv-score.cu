@@ -50,7 +50,9 @@ void ggml_cuda_op_deltakv_score(ggml_backend_cuda_context & ctx, ggml_tensor * d
     memcpy(&a.scale, dst->op_params, sizeof(float));
 
     ggml_cuda_pool_alloc<float2> part(ctx.pool(), (size_t) n_tok * a.n_blocks * a.n_head);
-    a.part = part.get();
+    ggml_cuda_pool_alloc<float>  logit(ctx.pool(), (size_t) n_tok * n_cand * a.n_head);
+    a.part  = part.get();
+    a.logit = logit.get();
 
     cudaStream_t stream = ctx.stream();
     const dim3   grid(a.n_blocks, n_tok);

@@ -109,12 +109,13 @@ class DeltaKvScoreKernelTest {
         CUdeviceptr dCell = kernel.upload(Pointer.to(cell), (long) cell.length * Sizeof.INT);
         CUdeviceptr dMask = kernel.upload(Pointer.to(mask), (long) mask.length * Sizeof.FLOAT);
         CUdeviceptr dPart = kernel.alloc((long) nTok * nBlocks * nHead * 2 * Sizeof.FLOAT);
+        CUdeviceptr dLogit = kernel.alloc((long) nTok * nCand * nHead * Sizeof.FLOAT);
         CUdeviceptr dOut = kernel.alloc((long) nCand * nTok * Sizeof.FLOAT);
         try {
             int shared = Sizeof.FLOAT * nHead * (d + 1) + 2 * Sizeof.FLOAT * (WARPS + 1) * nHead; // deltakv_score_smem
             for (int pass = 0; pass < 2; pass++) {
                 Pointer params = Pointer.to(Pointer.to(new int[] {pass}), Pointer.to(dQ), Pointer.to(dK),
-                        Pointer.to(dCell), Pointer.to(dMask), Pointer.to(dPart), Pointer.to(dOut),
+                        Pointer.to(dCell), Pointer.to(dMask), Pointer.to(dPart), Pointer.to(dLogit), Pointer.to(dOut),
                         Pointer.to(new int[] {d}), Pointer.to(new int[] {nHead}), Pointer.to(new int[] {nHeadKv}),
                         Pointer.to(new int[] {nCand}), Pointer.to(new int[] {nBlocks}),
                         Pointer.to(new long[] {(long) d * Sizeof.FLOAT}),
