@@ -12,7 +12,8 @@
 #                                                memory test with every layer on the GPU, on kvtiny
 #   gpu-speed-bench.sh single OUT_DIR DEPTH      time to first token + 512 decode steps, batch 1, each config
 #   gpu-speed-bench.sh profile OUT_DIR DEPTH     CUPTI traces of the prompt and 40 decode steps per config, with
-#                                                results/profile-h200/analyze.py's summaries, in OUT_DIR/profile
+#                                                results/profile-h200/analyze.py's summaries (all steps, and steps 1
+#                                                and 9: the prompt's and a block's compression), in OUT_DIR/profile
 #                                                (DELTAKV_PROFILE_SEQS sequences, default 1: a batch's steps)
 #   gpu-speed-bench.sh batch OUT_DIR DEPTH GIB   decode throughput at the largest batch of DEPTH-token
 #                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
@@ -146,6 +147,12 @@ profile)
       run_config "$c" --depth "$depth" --steps 40 --seqs "${DELTAKV_PROFILE_SEQS:-1}" 2>&1 | grep -v step_ms_all \
       | tee "$out/profile/bench-$depth-$c.txt"
     python3 "$prof/analyze.py" "$work/trace-$c.csv" "$work/cbid.h" "$out/profile/$depth-$c" --skip 2 | tail -20
+    # DeltaKV's two kinds of slow step on their own: step 1 compresses the prompt, step 9 a block (the raw buffer of a
+    # prompt whose length is a multiple of 128 fills again after 8 steps), small enough to keep when the traces are not
+    for step in 1 9; do
+      python3 "$prof/analyze.py" "$work/trace-$c.csv" "$work/cbid.h" "$out/profile/$depth-$c-step$step" --step $step \
+        >/dev/null
+    done
     gzip -1 -c "$work/trace-$c.csv" >"$out/profile/trace-$depth-$c.csv.gz"
   done
   ;;
