@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Java checks on the GPU machine (it has no Java and no Maven), one device call after
 # `llamacpp-patch/scripts/gpu-speed-bench.sh build` on the same held machine (CUDA natives in /tmp/dkv-speed/natives):
-#   1. the kernels module's JCuda tests (DeltaKvReconKernelTest, DeltaKvRowsKernelTest, DeltaKvScoreKernelTest, DeltaKvNearestKernelTest, tagged
-#      gpu)
+#   1. the kernels module's JCuda tests (DeltaKvReconKernelTest, DeltaKvRowsKernelTest, DeltaKvScoreKernelTest,
+#      DeltaKvNearestKernelTest, DeltaKvMaskKernelTest, tagged gpu)
 #   2. eval.Reliability: 200 load/chat/close cycles with every layer on the GPU, then the out-of-memory probe
 #   3. integration tests on the GPU (GpuReliabilityIT, ConcurrentChatsIT, BadInputIT, StreamingIT, PrefixCacheIT,
 #      ToolCallingIT, DeltaKvMemoryIT)
@@ -36,7 +36,8 @@ timeout 120 "$java" -jar "$launcher" execute --details=tree --disable-banner --d
   -cp "$kcp/test-classes:$(jars "$kcp")" --select-class io.github.deltakv.kernels.DeltaKvReconKernelTest \
   --select-class io.github.deltakv.kernels.DeltaKvRowsKernelTest \
   --select-class io.github.deltakv.kernels.DeltaKvScoreKernelTest \
-  --select-class io.github.deltakv.kernels.DeltaKvNearestKernelTest 2>&1 \
+  --select-class io.github.deltakv.kernels.DeltaKvNearestKernelTest \
+  --select-class io.github.deltakv.kernels.DeltaKvMaskKernelTest 2>&1 \
   | tee "$out/jcuda-kernel-tests.txt" | tail -15
 fi
 if [[ $steps == *" reliability "* ]]; then

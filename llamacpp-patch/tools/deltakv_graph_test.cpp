@@ -616,6 +616,42 @@ int main(int argc, char ** argv) {
               "top-k sort, all visible, the nearest first (700 references, 40 tokens)");
     }
 
+    // the full layers' mask from each cell's sequence and position (GGML_OP_DELTAKV_MASK, patch 0031) against the
+    // rule it follows, written as F32 and as F16 (as flash attention reads it)
+    {
+        const int64_t n_kv = 1000, n = 6;
+        std::mt19937 rng(41);
+        matrix csv(n_kv), cpv(n_kv), tsv(n), tpv(n);
+        for (int64_t c = 0; c < n_kv; ++c) {
+            csv[c] = (float) ((int) (rng() % 4) - 1); // -1: an empty cell
+            cpv[c] = (float) (rng() % 5000);
+        }
+        for (int64_t t = 0; t < n; ++t) {
+            tsv[t] = (float) (rng() % 3);
+            tpv[t] = (float) (rng() % 5000);
+        }
+        graph_run g(backend);
+        ggml_tensor * cs  = g.input(GGML_TYPE_F32, n_kv, 1);
+        ggml_tensor * cp  = g.input(GGML_TYPE_F32, n_kv, 1);
+        ggml_tensor * ts  = g.input(GGML_TYPE_F32, 1, n);
+        ggml_tensor * tp  = g.input(GGML_TYPE_F32, 1, n);
+        ggml_tensor * m32 = ggml_deltakv_mask(g.ctx, cs, cp, ts, tp, GGML_TYPE_F32);
+        ggml_tensor * m16 = ggml_cast(g.ctx, ggml_deltakv_mask(g.ctx, cs, cp, ts, tp, GGML_TYPE_F16), GGML_TYPE_F32);
+        g.compute({m32, m16}, {{cs, csv.data()}, {cp, cpv.data()}, {ts, tsv.data()}, {tp, tpv.data()}});
+        bool same = true;
+        int64_t seen = 0;
+        for (int64_t t = 0; t < n; ++t) {
+            for (int64_t c = 0; c < n_kv; ++c) {
+                const bool  see  = csv[c] == tsv[t] && cpv[c] <= tpv[t];
+                const float want = see ? 0.0f : -INFINITY;
+                same = same && g.outputs_cache[0][t * n_kv + c] == want && g.outputs_cache[1][t * n_kv + c] == want;
+                seen += see;
+            }
+        }
+        check(same && seen > 0 && seen < n * n_kv, "full-layer mask from the cells' sequences and positions (F32 and "
+              "F16): 0 where a cell holds the token's sequence up to its position, -inf elsewhere (1000 cells, 6 tokens)");
+    }
+
     ggml_backend_free(backend);
     llama_deltakv_free(identity);
     llama_deltakv_free(swiglu);
