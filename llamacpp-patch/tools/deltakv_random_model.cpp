@@ -7,15 +7,17 @@
 // (layers, hidden size, heads, KV heads, FFN width, RoPE base, Qwen2's QKV biases); --n-embd, --n-head and
 // --n-ff shrink the weights while keeping the KV shape (layers x KV heads x head dim) when only KV memory
 // is measured. The tokenizer is copied from VOCAB.gguf (one of llama.cpp's vocab-only files). Weights are
-// F16, uniform with std 0.02 (a fast generator: billions of values for the full shapes); the output matrix
-// is tied to the token embedding.
+// F16, uniform with std 0.02 (a fast generator on every core: billions of values for the full shapes, the same
+// values for any number of threads); the output matrix is tied to the token embedding.
 #include "ggml.h"
 #include "gguf.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct preset {
@@ -29,6 +31,37 @@ static const std::map<std::string, preset> PRESETS = {
     {"llama31-8b", {"llama", 32, 4096, 32, 8, 14336, 131072, 500000.0f, false}},
     {"qwen25-7b",  {"qwen2", 28, 3584, 28, 4, 18944, 131072, 1000000.0f, true}},
 };
+
+// xorshift64*: uniform in [-a, a) with a = 0.02 * sqrt(3)
+static float uniform(uint64_t & state) {
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    const uint64_t r = state * 0x2545f4914f6cdd1dull;
+    return ((float) (r >> 40) / (float) (1ull << 24) * 2.0f - 1.0f) * 0.0346410162f;
+}
+
+// n random F16 values in chunks of 2^20, each chunk from a generator of its own (seeded by seed and the chunk's
+// index), the chunks shared out over the cores
+static void fill_random(ggml_fp16_t * d, int64_t n, uint64_t seed) {
+    const int64_t chunk    = 1 << 20;
+    const int64_t n_chunks = (n + chunk - 1) / chunk;
+    const int64_t n_thread = std::min<int64_t>(std::max(1u, std::thread::hardware_concurrency()), n_chunks);
+    std::vector<std::thread> workers;
+    for (int64_t w = 0; w < n_thread; ++w) {
+        workers.emplace_back([=]() {
+            for (int64_t c = w; c < n_chunks; c += n_thread) {
+                uint64_t state = (seed + (uint64_t) c) * 0x9e3779b97f4a7c15ull | 1; // never 0
+                for (int64_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i) {
+                    d[i] = ggml_fp32_to_fp16(uniform(state));
+                }
+            }
+        });
+    }
+    for (auto & t : workers) {
+        t.join();
+    }
+}
 
 int main(int argc, char ** argv) {
     if (argc < 3) {
@@ -60,14 +93,7 @@ int main(int argc, char ** argv) {
     if (opt.count("--n-ff")) {
         p.n_ff = std::stoi(opt["--n-ff"]);
     }
-    uint64_t state = 0x9e3779b97f4a7c15ull ^ (opt.count("--seed") ? std::stoull(opt["--seed"]) : 0ull);
-    auto uniform = [&state]() { // xorshift64*: uniform in [-a, a) with a = 0.02 * sqrt(3)
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        const uint64_t r = state * 0x2545f4914f6cdd1dull;
-        return ((float) (r >> 40) / (float) (1ull << 24) * 2.0f - 1.0f) * 0.0346410162f;
-    };
+    const uint64_t seed = opt.count("--seed") ? std::stoull(opt["--seed"]) : 0ull;
 
     // the tokenizer of the vocab file
     gguf_init_params vp = {/*.no_alloc =*/ true, /*.ctx =*/ nullptr};
@@ -131,6 +157,7 @@ int main(int argc, char ** argv) {
         fprintf(stderr, "cannot allocate %.1f GiB for the weights\n", bytes / 1073741824.0);
         return 1;
     }
+    uint64_t tensor_seed = seed << 32; // each tensor's chunks a range of seeds of their own
     for (const auto & s : specs) {
         // norms and biases as F32 vectors, matrices as F16
         ggml_tensor * t = s.ne1 == 1 ? ggml_new_tensor_1d(ctx, GGML_TYPE_F32, s.ne0)
@@ -143,10 +170,8 @@ int main(int argc, char ** argv) {
                 d[i] = s.ones ? 1.0f : 0.0f;
             }
         } else {
-            ggml_fp16_t * d = (ggml_fp16_t *) t->data;
-            for (int64_t i = 0; i < n; ++i) {
-                d[i] = ggml_fp32_to_fp16(uniform());
-            }
+            fill_random((ggml_fp16_t *) t->data, n, tensor_seed);
+            tensor_seed += (uint64_t) (n >> 20) + 1;
         }
         gguf_add_tensor(out, t);
     }
