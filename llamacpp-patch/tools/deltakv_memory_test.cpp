@@ -520,30 +520,38 @@ int main(int argc, char ** argv) {
     }
     {
         // sequences of different lengths decoded in one batch, top-k below their candidates: each token attends its
-        // own history and its own choices, so each sequence's logits equal those of a run of it alone
+        // own history and its own choices, so each sequence's logits equal those of a run of it alone; the fourth is
+        // too short to have compressed tokens (nothing to choose while the others choose)
         run_config cfg;
         cfg.sidefile   = identity;
         cfg.top_k      = 128;
-        cfg.n_seq_max  = 3;
+        cfg.n_seq_max  = 4;
         cfg.kv_unified = true;
         const size_t  len   = std::min<size_t>(1500, (all.size() - 16) / 3);
-        const std::vector<size_t> lengths = {len, len * 3 / 5, len * 4 / 5};
+        const std::vector<size_t> lengths = {len, len * 3 / 5, len * 4 / 5, 40};
+        const int n_seq = (int) lengths.size();
         auto prompt = [&](int i) {
-            return std::vector<llama_token>(all.begin() + i * len, all.begin() + i * len + lengths[i]);
+            const size_t at = i < 3 ? i * len : 7; // the short one: a slice of the first
+            return std::vector<llama_token>(all.begin() + at, all.begin() + at + lengths[i]);
         };
-        auto next = [&](int i, int step) { return all[3 * len + 3 * step + i]; };
+        auto next = [&](int i, int step) { return all[3 * len + n_seq * step + i]; };
         run_context rc;
         bool ok = open_run(model, cfg, rc);
-        for (int i = 0; i < 3 && ok; ++i) {
+        for (int i = 0; i < n_seq && ok; ++i) {
             ok = tool_decode(rc.ctx, prompt(i), 0, i) &&
                  tool_decode(rc.ctx, {next(i, 0)}, (int32_t) lengths[i], i); // a call boundary compresses the prompt
         }
-        ok = ok && decode_one_each(rc.ctx, {next(0, 1), next(1, 1), next(2, 1)},
-                                   {(int32_t) lengths[0] + 1, (int32_t) lengths[1] + 1, (int32_t) lengths[2] + 1});
+        std::vector<llama_token> step1;
+        std::vector<int32_t>     pos1;
+        for (int i = 0; i < n_seq; ++i) {
+            step1.push_back(next(i, 1));
+            pos1.push_back((int32_t) lengths[i] + 1);
+        }
+        ok = ok && decode_one_each(rc.ctx, step1, pos1);
         const auto st = ok ? stats_of(rc.ctx) : llama_deltakv_stats{};
         std::string detail;
         bool same = ok && st.n_compressed > 3 * cfg.top_k;
-        for (int i = 0; i < 3 && ok; ++i) {
+        for (int i = 0; i < n_seq && ok; ++i) {
             const std::vector<float> in_batch = logits_of(rc.ctx, i, n_vocab);
             run_config one = cfg;
             one.n_seq_max  = 1;
