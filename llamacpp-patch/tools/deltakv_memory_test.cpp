@@ -321,7 +321,9 @@ int main(int argc, char ** argv) {
             n_reused = ok ? llama_perf_context(rc.ctx).n_reused : 0;
         }
         const diff_stats d = compare(rebuilt, reused);
-        report(ok && d.steps == steps + 1 && d.max_rel == 0.0 && n_reused > steps / 2, "graph-reuse",
+        // every decode step reuses the graph but where its shapes change (top-k growing to its size, a new 256
+        // cells): 296 of 301 with this prompt; a reuse check reading freed memory once made it 287-296
+        report(ok && d.steps == steps + 1 && d.max_rel == 0.0 && n_reused >= steps - 8, "graph-reuse",
                "max_rel=" + fmt("%.2e", d.max_rel) + " over " + std::to_string(d.steps) + " steps, " +
                std::to_string(n_reused) + " decode graphs reused");
     }
