@@ -112,6 +112,7 @@ int main(int argc, char ** argv) {
     // decode: one token per sequence a step
     llama_batch batch = llama_batch_init(n_seqs, 0, 1);
     std::vector<double> step_ms;
+    const int32_t reused_before = llama_perf_context(ctx).n_reused;
     for (int32_t i = 0; i < steps; ++i) {
         batch.n_tokens = n_seqs;
         for (int32_t s = 0; s < n_seqs; ++s) {
@@ -140,6 +141,8 @@ int main(int argc, char ** argv) {
     }
     printf("step_ms_p50=%.3f\nstep_ms_p99=%.3f\nstep_ms_max=%.3f\ndecode_tok_s=%.1f\n", pct(0.50), pct(0.99),
            sorted.back(), 1000.0 * n_seqs * steps / total_ms);
+    // a step whose graph is not reused builds, allocates and (on a GPU) captures it again
+    printf("decode_graphs_reused=%d\n", llama_perf_context(ctx).n_reused - reused_before);
     printf("step_ms_all=");
     for (size_t i = 0; i < step_ms.size(); ++i) {
         printf(i == 0 ? "%.2f" : ",%.2f", step_ms[i]);

@@ -67,6 +67,7 @@ public final class SpeedReport {
             row(md, dir, configs, "single", depth, "step ms p50", "step_ms_p50", 1);
             row(md, dir, configs, "single", depth, "step ms p99", "step_ms_p99", 1);
             row(md, dir, configs, "single", depth, "step ms max", "step_ms_max", 1);
+            row(md, dir, configs, "single", depth, "decode steps that reused their graph", "decode_graphs_reused", 1);
             row(md, dir, configs, "batch", depth, "memory budget of the batch (GiB)", "budget_gib", 1);
             row(md, dir, configs, "batch", depth, "sequences in the budget", "seqs", 1);
             row(md, dir, configs, "batch", depth, "decode tokens/s, all sequences, over all steps", "decode_tok_s", 1);
