@@ -328,6 +328,113 @@ int main(int argc, char ** argv) {
                std::to_string(n_reused) + " decode graphs reused");
     }
 
+    // --- a decode block compressed one DeltaKV layer a step (LLAMA_DELTAKV_COMPRESS_LAYERS=1, the default): it
+    //     stays raw until its last layer is done, DeltaKV layers - 1 steps after the step that compresses it at once
+    //     (=0); the same logits as the stock cache with the identity compressor; a removal while a block is under
+    //     way frees the slots it had taken, and the block is compressed again afterwards -------------------------
+    {
+        run_config cfg;
+        cfg.sidefile = identity;
+        cfg.top_k    = 1 << 20;
+        cfg.n_ctx    = 2048;
+        cfg.n_batch  = 2048;
+        const std::vector<llama_token> p = prefix(1000);
+        const int32_t steps = 300; // two decode blocks
+        std::vector<std::vector<float>> stock_l;
+        std::vector<llama_token> gen;
+        bool ok = false;
+        {
+            run_config stock_cfg;
+            stock_cfg.n_ctx = stock_cfg.n_batch = 2048;
+            run_context rc;
+            ok = open_run(model, stock_cfg, rc) && run_script(rc.ctx, p, 4096, steps, n_vocab, stock_l, &gen);
+        }
+        int32_t n_dkv = 0;
+        // per step: compressed tokens and latent bytes after it; logits
+        auto run_steps = [&](const char * layers, std::vector<llama_deltakv_stats> & st,
+                             std::vector<std::vector<float>> & out) {
+            setenv("LLAMA_DELTAKV_COMPRESS_LAYERS", layers, 1);
+            run_context rc;
+            bool r = open_run(model, cfg, rc) && tool_decode(rc.ctx, p, 0);
+            if (r) {
+                n_dkv = 0;
+                for (int32_t il = 0; il < llama_model_n_layer(model); ++il) {
+                    n_dkv += llama_deltakv_is_full_layer(rc.dkv, il) ? 0 : 1;
+                }
+                out.push_back(logits_of(rc.ctx, -1, n_vocab));
+            }
+            for (int32_t t = 0; t < steps && r; ++t) {
+                r = tool_decode(rc.ctx, {gen[t]}, (int32_t) p.size() + t);
+                if (r) {
+                    out.push_back(logits_of(rc.ctx, -1, n_vocab));
+                    st.push_back(stats_of(rc.ctx));
+                }
+            }
+            unsetenv("LLAMA_DELTAKV_COMPRESS_LAYERS");
+            return r;
+        };
+        std::vector<llama_deltakv_stats> at_once, spread;
+        std::vector<std::vector<float>> l_once, l_spread;
+        ok = ok && run_steps("0", at_once, l_once) && run_steps("1", spread, l_spread);
+
+        // the step of each decode compression at once, and the same compression spread
+        const int32_t lag = n_dkv - 1;
+        std::vector<int32_t> blocks;
+        bool lagged = ok && n_dkv >= 2;
+        for (int32_t t = 1; t < steps && lagged; ++t) {
+            if (at_once[t].n_compressed != at_once[t - 1].n_compressed) {
+                blocks.push_back(t);
+            }
+            const int32_t expect = t >= lag ? at_once[t - lag].n_compressed : at_once[0].n_compressed;
+            lagged = spread[t].n_compressed == expect;
+        }
+        // against the stock cache: within the tolerance, like the blocks compressed at once (over 300 steps near ties
+        // of this small model change a few argmaxes either way)
+        const diff_stats d  = ok ? compare(stock_l, l_spread) : diff_stats{};
+        const diff_stats d0 = ok ? compare(stock_l, l_once) : diff_stats{};
+        report(lagged && blocks.size() >= 2 && d.steps == steps + 1 && d.max_rel < tol && d0.max_rel < tol,
+               "compress-spread", std::to_string(blocks.size()) + " decode blocks, each committed " +
+               std::to_string(lag) + " steps after the step that compresses it at once; against the stock cache " +
+               "max_rel=" + fmt("%.2e", d.max_rel) + " top1=" + std::to_string(d.top1) + "/" +
+               std::to_string(d.steps) + " (at once: max_rel=" + fmt("%.2e", d0.max_rel) + " top1=" +
+               std::to_string(d0.top1) + ")");
+
+        // a removal of the newest token in the middle of the first decode block: its slots are free again (the latent
+        // bytes of the step before it began), and once the token is back the block is committed n_dkv steps later
+        bool edit_ok = ok && !blocks.empty() && lag >= 1;
+        int64_t lat_before = 0, lat_during = 0, lat_after = 0;
+        int32_t comp_end = -1;
+        if (edit_ok) {
+            const int32_t t0 = blocks[0]; // the block's first layer is encoded in this step's call
+            setenv("LLAMA_DELTAKV_COMPRESS_LAYERS", "1", 1);
+            run_context rc;
+            edit_ok = open_run(model, cfg, rc) && tool_decode(rc.ctx, p, 0);
+            for (int32_t t = 0; t <= t0 && edit_ok; ++t) {
+                edit_ok = tool_decode(rc.ctx, {gen[t]}, (int32_t) p.size() + t);
+                if (t == t0 - 1) {
+                    lat_before = stats_of(rc.ctx).bytes_latents;
+                }
+            }
+            lat_during = stats_of(rc.ctx).bytes_latents;
+            llama_memory_t mem = llama_get_memory(rc.ctx);
+            const int32_t pos = (int32_t) p.size() + t0;
+            edit_ok = edit_ok && llama_memory_seq_rm(mem, 0, pos, -1);
+            lat_after = stats_of(rc.ctx).bytes_latents;
+            // the token again (the block is due again: its first layer), then the other layers
+            for (int32_t t = t0; t < t0 + n_dkv && edit_ok; ++t) {
+                edit_ok = tool_decode(rc.ctx, {gen[t]}, (int32_t) p.size() + t);
+            }
+            comp_end = stats_of(rc.ctx).n_compressed;
+            const int32_t expect_before = spread[t0 + n_dkv - 2].n_compressed; // still raw one step before
+            edit_ok = edit_ok && lat_during > lat_before && lat_after == lat_before &&
+                      comp_end == at_once[t0].n_compressed && comp_end > expect_before;
+            unsetenv("LLAMA_DELTAKV_COMPRESS_LAYERS");
+        }
+        report(edit_ok, "compress-spread-seq-rm", "latent bytes " + std::to_string(lat_before) + " before the block, " +
+               std::to_string(lat_during) + " with its first layer, " + std::to_string(lat_after) +
+               " after the removal; compressed " + std::to_string(comp_end) + " once the block was done again");
+    }
+
     // --- compression in tiles: a prompt compressed 512 block rows per graph decodes as with one graph -------
     {
         run_config cfg;
