@@ -53,8 +53,11 @@ class DeltaKvSpeedBenchTest {
             double tokS = 1000.0 * 24 / Arrays.stream(steps).sum(); // printed with one decimal
             assertThat(Double.parseDouble(v.get("decode_tok_s")))
                     .isCloseTo(tokS, org.assertj.core.data.Offset.offset(Math.max(0.06, 0.02 * tokS)));
-            // the first step builds the decode graph (DeltaKV's: its first compression changes the plan); later ones reuse it
-            assertThat(Integer.parseInt(v.get("decode_graphs_reused"))).as(v.toString()).isBetween(9, 11);
+            // the first step builds the decode graph (DeltaKV's: its first compression changes the plan); later ones reuse
+            // it. DeltaKV: while a decode block is compressed a layer a step (patch 0036) its tokens stay raw, so the two
+            // sequences' exact rows cross a 256-row padding boundary (512 -> 768) and come back at its commit: two more
+            assertThat(Integer.parseInt(v.get("decode_graphs_reused"))).as(v.toString())
+                    .isBetween(v == d ? 8 : 9, 11);
         }
         // DeltaKV: both sequences' tokens held, in fewer bytes than their F16 size
         assertThat(Long.parseLong(d.get("kv_used_bytes"))).isLessThan(Long.parseLong(d.get("kv_used_stock_bytes")));
