@@ -14,7 +14,9 @@
 #   gpu-speed-bench.sh profile OUT_DIR DEPTH     CUPTI traces of the prompt and 40 decode steps per config, with
 #                                                results/profile-h200/analyze.py's summaries (all steps, and steps 1
 #                                                and 9: the prompt's and a block's compression), in OUT_DIR/profile
-#                                                (DELTAKV_PROFILE_SEQS sequences, default 1: a batch's steps)
+#                                                (DELTAKV_PROFILE_SEQS sequences, default 1: a batch's steps;
+#                                                DELTAKV_PROFILE_STEPS decode steps, DELTAKV_PROFILE_STEP_LIST the
+#                                                steps summarised on their own, default "1 9")
 #   gpu-speed-bench.sh batch OUT_DIR DEPTH GIB   decode throughput at the largest batch of DEPTH-token
 #                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
 #                                                single run)
@@ -144,12 +146,14 @@ profile)
   for c in "${configs[@]}"; do
     echo "== trace of $c, depth $depth"
     CUDA_INJECTION64_PATH="$work/libcupti_trace.so" CUPTI_TRACE_OUT="$work/trace-$c.csv" \
-      run_config "$c" --depth "$depth" --steps 40 --seqs "${DELTAKV_PROFILE_SEQS:-1}" 2>&1 | grep -v step_ms_all \
+      run_config "$c" --depth "$depth" --steps "${DELTAKV_PROFILE_STEPS:-40}" --seqs "${DELTAKV_PROFILE_SEQS:-1}" 2>&1 \
       | tee "$out/profile/bench-$depth-$c.txt"
     python3 "$prof/analyze.py" "$work/trace-$c.csv" "$work/cbid.h" "$out/profile/$depth-$c" --skip 2 | tail -20
-    # DeltaKV's two kinds of slow step on their own: step 1 compresses the prompt, step 9 a block (the raw buffer of a
-    # prompt whose length is a multiple of 128 fills again after 8 steps), small enough to keep when the traces are not
-    for step in 1 9; do
+    # DeltaKV's slow steps on their own: step 1 compresses the prompt, step 9 begins a block (the raw buffer of a
+    # prompt whose length is a multiple of 128 fills again after 8 steps; since 0036 its 27 layers are encoded in steps
+    # 9-35 and it is committed in step 35), small enough to keep when the traces are not. DELTAKV_PROFILE_STEP_LIST
+    # chooses others (with DELTAKV_PROFILE_STEPS=170: 137 begins the second block, 163 commits it)
+    for step in ${DELTAKV_PROFILE_STEP_LIST:-1 9}; do
       python3 "$prof/analyze.py" "$work/trace-$c.csv" "$work/cbid.h" "$out/profile/$depth-$c-step$step" --step $step \
         >/dev/null
     done

@@ -435,6 +435,57 @@ int main(int argc, char ** argv) {
                " after the removal; compressed " + std::to_string(comp_end) + " once the block was done again");
     }
 
+    // --- a decode block's references padded with invisible copies (stable graph shapes): the same latents and
+    //     logits as the list unpadded (LLAMA_DELTAKV_REF_PAD=1), with a random compressor, whose latents depend on
+    //     which references each token takes -----------------------------------------------------------------
+    {
+        run_config cfg;
+        cfg.sidefile = random;
+        cfg.n_ctx    = 2048;
+        cfg.n_batch  = 2048;
+        const std::vector<llama_token> p = prefix(1000);
+        const int32_t steps = 300;
+        std::vector<llama_token> gen;
+        std::vector<std::vector<float>> lat[2], logits[2];
+        int32_t n_comp[2] = {0, 0}, n_prompt_comp = 0;
+        bool ok = true;
+        for (int v = 0; v < 2 && ok; ++v) {
+            if (v == 0) {
+                setenv("LLAMA_DELTAKV_REF_PAD", "1", 1);
+            }
+            run_context rc;
+            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, 4096, steps, n_vocab, logits[v], v == 0 ? &gen : nullptr,
+                                                         v == 0 ? nullptr : &gen);
+            unsetenv("LLAMA_DELTAKV_REF_PAD");
+            if (!ok) {
+                break;
+            }
+            n_comp[v] = stats_of(rc.ctx).n_compressed;
+            for (int32_t il = 0; il < llama_model_n_layer(model); ++il) {
+                const int64_t n = llama_deltakv_get_latents(rc.ctx, 0, il, nullptr, 0);
+                if (n <= 0) {
+                    continue;
+                }
+                const int64_t d = meta_int(rc.dkv, "latent_dim");
+                std::vector<float> rows((size_t) (n * d));
+                ok = ok && llama_deltakv_get_latents(rc.ctx, 0, il, rows.data(), n) == n;
+                lat[v].push_back(std::move(rows));
+            }
+        }
+        {
+            run_config one = cfg;
+            run_context rc;
+            ok = ok && open_run(model, one, rc) && tool_decode(rc.ctx, p, 0) && tool_decode(rc.ctx, {gen[0]}, (int32_t) p.size());
+            n_prompt_comp = ok ? stats_of(rc.ctx).n_compressed : 0;
+        }
+        const diff_stats d = ok ? compare(logits[0], logits[1]) : diff_stats{};
+        report(ok && !lat[0].empty() && lat[0] == lat[1] && d.max_rel == 0.0 && n_comp[0] == n_comp[1] &&
+               n_comp[1] > n_prompt_comp, "decode-ref-padding",
+               std::to_string(n_comp[1] - n_prompt_comp) + " tokens compressed in decode blocks, latents of " +
+               std::to_string(lat[1].size()) + " layers " + (lat[0] == lat[1] ? "equal" : "different") +
+               " with and without the padding, max_rel=" + fmt("%.2e", d.max_rel));
+    }
+
     // --- compression in tiles: a prompt compressed 512 block rows per graph decodes as with one graph -------
     {
         run_config cfg;
