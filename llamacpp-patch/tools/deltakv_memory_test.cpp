@@ -473,9 +473,8 @@ int main(int argc, char ** argv) {
             }
         }
         {
-            run_config one = cfg;
-            run_context rc;
-            ok = ok && open_run(model, one, rc) && tool_decode(rc.ctx, p, 0) && tool_decode(rc.ctx, {gen[0]}, (int32_t) p.size());
+            run_context rc; // the prompt and one step: what its compression alone leaves compressed
+            ok = ok && open_run(model, cfg, rc) && tool_decode(rc.ctx, p, 0) && tool_decode(rc.ctx, {gen[0]}, (int32_t) p.size());
             n_prompt_comp = ok ? stats_of(rc.ctx).n_compressed : 0;
         }
         const diff_stats d = ok ? compare(logits[0], logits[1]) : diff_stats{};
