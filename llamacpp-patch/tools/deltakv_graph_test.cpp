@@ -454,8 +454,10 @@ int main(int argc, char ** argv) {
     }
 
     // the rows op rebuilding its compressed tokens itself (ggml_deltakv_rows_recon, patch 0024) against the fused
-    // reconstruction followed by the rows op: residual + mean of 4 references, every fifth a center served exactly
-    {
+    // reconstruction followed by the rows op: residual + mean of 4 references, every fifth a center served exactly;
+    // and with the ids read in place from a store through slots (ggml_deltakv_rows_recon_slots, patch 0041). NeoX
+    // and normal RoPE pairs (the CUDA kernel moves a normal pair in one load)
+    for (const int mode : {GGML_ROPE_TYPE_NEOX, 0}) {
         const int64_t head_dim = 8, n_head_kv = 2, kv_dim = 2 * head_dim * n_head_kv;
         const int64_t n_exact = 30, n_att = 6, n_rec = 5, n_tok = 2, k = 4;
         std::mt19937 rng(17);
@@ -474,6 +476,16 @@ int main(int argc, char ** argv) {
             crowv[i]   = (int32_t) (rng() % n_exact);
             centerv[i] = i % 5 == 0 ? 1.0f : 0.0f;
         }
+        // the store: token i's ids in column (7 i + 2) mod 13 of 13
+        const int64_t n_slots = 13;
+        std::vector<int32_t> slotv(n_rec * n_tok);
+        matrix storev(k * n_slots, -1.0f);
+        for (int64_t i = 0; i < n_rec * n_tok; ++i) {
+            slotv[i] = (int32_t) ((7 * i + 2) % n_slots);
+            for (int64_t m = 0; m < k; ++m) {
+                storev[slotv[i] * k + m] = (float) idsv[i * k + m];
+            }
+        }
         graph_run g(backend);
         ggml_tensor * exact = g.input(GGML_TYPE_F16, kv_dim, n_exact);
         ggml_tensor * arows = g.input(GGML_TYPE_I32, n_att * n_tok, 1);
@@ -483,33 +495,47 @@ int main(int argc, char ** argv) {
         ggml_tensor * crow  = g.input(GGML_TYPE_I32, n_rec * n_tok, 1);
         ggml_tensor * cen   = g.input(GGML_TYPE_F32, 1, n_rec * n_tok);
         ggml_tensor * rpos  = g.input(GGML_TYPE_I32, n_rec * n_tok, 1);
+        ggml_tensor * store = g.input(GGML_TYPE_F32, k, n_slots);
+        ggml_tensor * slots = g.input(GGML_TYPE_I32, n_rec * n_tok, 1);
+        slots = ggml_reshape_1d(g.ctx, slots, n_rec * n_tok);
         arows = ggml_reshape_1d(g.ctx, arows, n_att * n_tok);
         apos  = ggml_reshape_1d(g.ctx, apos, n_att * n_tok);
         crow  = ggml_reshape_1d(g.ctx, crow, n_rec * n_tok);
         rpos  = ggml_reshape_1d(g.ctx, rpos, n_rec * n_tok);
         auto rows_of = [&](ggml_tensor * r) {
             return ggml_deltakv_rows(g.ctx, exact, arows, apos, r, rpos, nullptr, n_att, n_head_kv, head_dim, head_dim,
-                                     GGML_ROPE_TYPE_NEOX, 4096, 10000.0f, 1.0f, 0.0f, 1.0f, 32.0f, 1.0f);
+                                     mode, 4096, 10000.0f, 1.0f, 0.0f, 1.0f, 32.0f, 1.0f);
         };
         ggml_tensor * two_ops = rows_of(ggml_deltakv_recon(g.ctx, dec, exact, ids, crow, cen));
         ggml_tensor * one_op  = ggml_deltakv_rows_recon(g.ctx, exact, arows, apos, dec, ids, crow, cen, rpos, nullptr,
-                                                        n_att, n_head_kv, head_dim, head_dim, GGML_ROPE_TYPE_NEOX, 4096,
+                                                        n_att, n_head_kv, head_dim, head_dim, mode, 4096,
                                                         10000.0f, 1.0f, 0.0f, 1.0f, 32.0f, 1.0f);
-        g.compute({ggml_cast(g.ctx, one_op, GGML_TYPE_F32), ggml_cast(g.ctx, two_ops, GGML_TYPE_F32)},
+        ggml_tensor * in_place = ggml_deltakv_rows_recon_slots(g.ctx, exact, arows, apos, dec, store, slots, crow, cen,
+                                                               rpos, nullptr, n_att, n_head_kv, head_dim, head_dim,
+                                                               mode, 4096, 10000.0f, 1.0f, 0.0f, 1.0f, 32.0f, 1.0f);
+        g.compute({ggml_cast(g.ctx, one_op, GGML_TYPE_F32), ggml_cast(g.ctx, two_ops, GGML_TYPE_F32),
+                   ggml_cast(g.ctx, in_place, GGML_TYPE_F32)},
                   {{exact, exact_h.data()}, {arows, att_rowsv.data()}, {apos, att_posv.data()}, {dec, decv.data()},
-                   {ids, idsv.data()}, {crow, crowv.data()}, {cen, centerv.data()}, {rpos, rec_posv.data()}});
+                   {ids, idsv.data()}, {crow, crowv.data()}, {cen, centerv.data()}, {rpos, rec_posv.data()},
+                   {store, storev.data()}, {slots, slotv.data()}});
+        const std::string pairs = mode == GGML_ROPE_TYPE_NEOX ? " (NeoX pairs)" : " (normal pairs)";
         // the same formula in the same order: equal on the CPU; the GPU may contract differently (F16 output)
         check(max_abs_diff(g.outputs_cache[0], g.outputs_cache[1]) <= (gpu ? 2e-3f : 0.0f) * max_abs(g.outputs_cache[1]),
               "attended rows rebuilt in the rows op: equal to the fused reconstruction followed by the rows op "
-              "(centers served exactly)");
+              "(centers served exactly)" + pairs);
+        check(g.outputs_cache[2] == g.outputs_cache[0],
+              "attended rows rebuilt with the ids read in place from their store through slots: equal to the rows op "
+              "given the ids" + pairs);
     }
 
     // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops
     // it replaces: candidates' K gathered, q . k per head, scaled, masked, softmax, maximum over heads, plus the mask.
     // One token scoring every cell in place (some masked), and a batch of tokens each with its own candidate list;
-    // more candidates than one block of the CUDA kernels takes
-    for (const int64_t n_tok : {1, 3}) {
-        const int64_t d = 16, n_head = 6, n_head_kv = 2, n_cells = 700;
+    // more candidates than one block of the CUDA kernels takes. Small heads (CUDA: a lane a head), and Llama-3.1-8B's
+    // (CUDA: a warp reads whole K rows, 4 lanes a KV head)
+    for (const int64_t shape : {0, 1}) for (const int64_t n_tok : {1, 3}) {
+        const int64_t d = shape == 0 ? 16 : 128, n_head = shape == 0 ? 6 : 32, n_head_kv = shape == 0 ? 2 : 8;
+        const int64_t n_cells = 700;
         const int64_t n_cand = n_tok == 1 ? n_cells : 530;
         const float   scale = 0.25f;
         std::mt19937 rng(23 + n_tok);
@@ -562,8 +588,9 @@ int main(int argc, char ** argv) {
         }
         // q is rounded to F16 by the CPU's F16 product (2^-11 relative in each logit); TF32 on the GPU
         check(same_masked && top > 0.0f && diff <= 5e-3f * top,
-              std::string("candidate scores (") + (n_tok == 1 ? "one token, every cell in place" :
-              "3 tokens, own candidate lists") + "): the maximum over heads of each head's softmax, as the composition");
+              std::string("candidate scores (") + (shape == 0 ? "6 heads of 16" : "32 heads of 128") + ", " +
+              (n_tok == 1 ? "one token, every cell in place" : "3 tokens, own candidate lists") +
+              "): the maximum over heads of each head's softmax, as the composition");
     }
 
     // each block token's nearest references (GGML_OP_DELTAKV_NEAREST, patch 0022) against the composition of ggml ops

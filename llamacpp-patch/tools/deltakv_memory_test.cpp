@@ -435,10 +435,10 @@ int main(int argc, char ** argv) {
                " after the removal; compressed " + std::to_string(comp_end) + " once the block was done again");
     }
 
-    // --- a decode block's references padded with invisible copies (stable graph shapes): the same latents and
-    //     logits as the list unpadded (LLAMA_DELTAKV_REF_PAD=1), with a random compressor, whose latents depend on
-    //     which references each token takes -----------------------------------------------------------------
-    {
+    // --- a switch that must not change what is computed: latents and logits of a run with `env` set to `value`
+    //     against a run without it, with a random compressor (its latents depend on which references each token
+    //     takes), over a prompt and 300 steps of decode blocks ------------------------------------------------
+    auto same_without = [&](const char * name, const char * env, const char * value, const std::string & what) {
         run_config cfg;
         cfg.sidefile = random;
         cfg.n_ctx    = 2048;
@@ -451,12 +451,12 @@ int main(int argc, char ** argv) {
         bool ok = true;
         for (int v = 0; v < 2 && ok; ++v) {
             if (v == 0) {
-                setenv("LLAMA_DELTAKV_REF_PAD", "1", 1);
+                setenv(env, value, 1);
             }
             run_context rc;
             ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, 4096, steps, n_vocab, logits[v], v == 0 ? &gen : nullptr,
                                                          v == 0 ? nullptr : &gen);
-            unsetenv("LLAMA_DELTAKV_REF_PAD");
+            unsetenv(env);
             if (!ok) {
                 break;
             }
@@ -479,11 +479,15 @@ int main(int argc, char ** argv) {
         }
         const diff_stats d = ok ? compare(logits[0], logits[1]) : diff_stats{};
         report(ok && !lat[0].empty() && lat[0] == lat[1] && d.max_rel == 0.0 && n_comp[0] == n_comp[1] &&
-               n_comp[1] > n_prompt_comp, "decode-ref-padding",
+               n_comp[1] > n_prompt_comp, name,
                std::to_string(n_comp[1] - n_prompt_comp) + " tokens compressed in decode blocks, latents of " +
-               std::to_string(lat[1].size()) + " layers " + (lat[0] == lat[1] ? "equal" : "different") +
-               " with and without the padding, max_rel=" + fmt("%.2e", d.max_rel));
-    }
+               std::to_string(lat[1].size()) + " layers " + (lat[0] == lat[1] ? "equal" : "different") + " " + what +
+               ", max_rel=" + fmt("%.2e", d.max_rel));
+    };
+    // a decode block's references padded with invisible copies (stable graph shapes) against the list unpadded
+    same_without("decode-ref-padding", "LLAMA_DELTAKV_REF_PAD", "1", "with and without the padding");
+    // the warm-up run of a decode block's compression after the prompt's writes nothing
+    same_without("decode-block-warmup", "LLAMA_DELTAKV_WARMUP", "0", "with and without the warm-up");
 
     // --- compression in tiles: a prompt compressed 512 block rows per graph decodes as with one graph -------
     {

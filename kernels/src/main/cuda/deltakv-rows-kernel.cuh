@@ -47,15 +47,43 @@ static __device__ __forceinline__ void deltakv_rows_cos_sin(const deltakv_rope_p
     s = sinf(theta) * mscale;
 }
 
+// elements e and e + 1 of a row as floats, in one load (e even; rows of F16 4-byte and of F32 8-byte aligned)
+template <typename T>
+static __device__ __forceinline__ float2 deltakv_rows_load2(const T * p, int64_t e) {
+    return *(const float2 *) (p + e);
+}
+
+template <>
+__device__ __forceinline__ float2 deltakv_rows_load2<half>(const half * p, int64_t e) {
+    return __half22float2(*(const half2 *) (p + e));
+}
+
 // the reconstruction done by the rows kernel (ggml_deltakv_rows_recon): rec is then the decoded residual and a
-// rebuilt row is rec + the mean of its k references' exact rows, or the exact row of a center; ids null: rec holds
-// the rebuilt rows themselves
+// rebuilt row is rec + the mean of its k references' exact rows, or the exact row of a center; ids and id_slots null:
+// rec holds the rebuilt rows themselves
+// the rebuilt rows' reference ids: ids[i*k + m], or (id_slots non-null, ggml_deltakv_rows_recon_slots) read in place
+// from the store, id_store[id_slots[i]*nb_store1 bytes + m] (ids then null)
 struct deltakv_rows_recon {
     const int32_t * ids;         // [k, n_rec * n_tok], contiguous
     int             k;
     const int32_t * center_rows; // [n_rec * n_tok] or null
     const float   * center;      // [n_rec * n_tok] or null
+    const float   * id_store;    // [k, n_slots], each id an integer in a float
+    const int32_t * id_slots;    // [n_rec * n_tok]
+    size_t          nb_store1;
 };
+
+static __device__ __forceinline__ bool deltakv_rows_rebuilds(const deltakv_rows_recon & rc) {
+    return rc.ids != nullptr || rc.id_slots != nullptr;
+}
+
+static __device__ __forceinline__ int32_t deltakv_rows_id(const deltakv_rows_recon & rc, int64_t i, int m) {
+    if (rc.id_slots != nullptr) {
+        return (int32_t) *(const float *) ((const char *) rc.id_store + (size_t) rc.id_slots[i]*rc.nb_store1 +
+                                           m*sizeof(float));
+    }
+    return rc.ids[i*rc.k + m];
+}
 
 // output row r, by the threads of one block: token t = r / (n_att + n_rec); its j-th row is exact row
 // att_rows[t*n_att + j] for j < n_att, else rebuilt row t*n_rec + j - n_att. Strides in bytes.
@@ -80,15 +108,15 @@ static __device__ __forceinline__ void deltakv_rows_row(
     } else {
         const int64_t i = t*n_rec + (j - n_att);
         pos = rec_pos[i];
-        if (rc.ids != nullptr && rc.center != nullptr && rc.center[i] != 0.0f) {
+        if (deltakv_rows_rebuilds(rc) && rc.center != nullptr && rc.center[i] != 0.0f) {
             src_e = (const T *) ((const char *) exact + (int64_t) rc.center_rows[i]*nb_exact1); // a center, exact
         } else {
             src_r = (const float *) ((const char *) rec + i*nb_rec1);
-            if (rc.ids != nullptr) {
+            if (deltakv_rows_rebuilds(rc)) {
                 n_ref = rc.k;
 #pragma unroll
                 for (int m = 0; m < DELTAKV_RECON_MAX_K; ++m) { // unrolled: the pointers stay in registers
-                    ref[m] = m < rc.k ? (const T *) ((const char *) exact + (int64_t) rc.ids[i*rc.k + m]*nb_exact1)
+                    ref[m] = m < rc.k ? (const T *) ((const char *) exact + (int64_t) deltakv_rows_id(rc, i, m)*nb_exact1)
                                       : nullptr;
                 }
             }
@@ -112,6 +140,29 @@ static __device__ __forceinline__ void deltakv_rows_row(
         return src_r[e] + sum*scale; // as deltakv_recon_token: the mean, then + the residual
     };
 
+    // elements e and e + 1 (e even), as load(e) and load(e + 1)
+    auto load2 = [&](int64_t e) {
+        if (src_e != nullptr) {
+            return deltakv_rows_load2(src_e, e);
+        }
+        float2 x = deltakv_rows_load2(src_r, e);
+        if (n_ref == 0) {
+            return x;
+        }
+        float2 sum = deltakv_rows_load2(ref[0], e);
+#pragma unroll
+        for (int m = 1; m < DELTAKV_RECON_MAX_K; ++m) {
+            if (m < n_ref) {
+                const float2 r = deltakv_rows_load2(ref[m], e);
+                sum.x += r.x;
+                sum.y += r.y;
+            }
+        }
+        x.x += sum.x*scale;
+        x.y += sum.y*scale;
+        return x;
+    };
+
     // cos and sin of each pair at the row's position, computed once and shared by the row's heads
     __shared__ float cs[2 * DELTAKV_ROWS_MAX_PAIRS];
     for (int i = threadIdx.x; i < rp.n_dims / 2; i += blockDim.x) {
@@ -126,22 +177,26 @@ static __device__ __forceinline__ void deltakv_rows_row(
         const int     i    = p % half_dim;
         const int64_t base = (int64_t) h * rp.head_dim;
         if (i >= rp.n_dims / 2) {
-            out[base + 2*i]     = __float2half(load(base + 2*i));
-            out[base + 2*i + 1] = __float2half(load(base + 2*i + 1));
+            *(half2 *) (out + base + 2*i) = __float22half2_rn(load2(base + 2*i));
             continue;
         }
-        const int64_t a = base + (rp.neox ? i : 2*i);
-        const int64_t b = base + (rp.neox ? i + rp.n_dims/2 : 2*i + 1);
-        const float c  = cs[2*i];
-        const float s  = cs[2*i + 1];
+        const float c = cs[2*i];
+        const float s = cs[2*i + 1];
+        if (!rp.neox) { // the pair is adjacent: one load, one store
+            const float2 x = load2(base + 2*i);
+            *(half2 *) (out + base + 2*i) = __floats2half2_rn(x.x*c - x.y*s, x.x*s + x.y*c);
+            continue;
+        }
+        const int64_t a = base + i;
+        const int64_t b = base + i + rp.n_dims/2;
         const float x0 = load(a);
         const float x1 = load(b);
         out[a] = __float2half(x0*c - x1*s);
         out[b] = __float2half(x0*s + x1*c);
     }
-    // V: copied
-    for (int64_t e = (int64_t) rp.n_head_kv * rp.head_dim + threadIdx.x; e < kv_dim; e += blockDim.x) {
-        out[e] = __float2half(load(e));
+    // V: copied, two elements at a time (head_dim even: V starts at an even element)
+    for (int64_t e = (int64_t) rp.n_head_kv * rp.head_dim + 2*threadIdx.x; e < kv_dim; e += 2*blockDim.x) {
+        *(half2 *) (out + e) = __float22half2_rn(load2(e));
     }
 }
 

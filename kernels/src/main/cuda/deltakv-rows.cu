@@ -40,14 +40,23 @@ void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * ds
         return;
     }
     const int64_t kv_dim  = exact->ne[0];
+    // the kernel moves elements in pairs (RoPE's pairs, then V): even row sizes, rows aligned to a pair
+    GGML_ASSERT(kv_dim % 2 == 0 && rp.head_dim % 2 == 0 && exact->nb[1] % (2*ggml_element_size(exact)) == 0 &&
+                dst->nb[1] % 4 == 0 && (rec == nullptr || rec->nb[1] % 8 == 0));
     const float * rec_d   = rec ? (const float *) rec->data : nullptr;
     const int32_t * rpos  = rec_pos ? (const int32_t *) rec_pos->data : nullptr;
     const float * freq    = ff ? (const float *) ff->data : nullptr;
     const size_t nb_rec1  = rec ? rec->nb[1] : 0;
 
-    deltakv_rows_recon rc = { nullptr, 0, nullptr, nullptr };
+    deltakv_rows_recon rc = { nullptr, 0, nullptr, nullptr, nullptr, nullptr, 0 };
     if (dst->src[6] != nullptr) {
-        rc.ids         = (const int32_t *) dst->src[6]->data;
+        if (dst->src[9] != nullptr) { // ggml_deltakv_rows_recon_slots: the ids read in place from their store
+            rc.id_store  = (const float *) dst->src[6]->data;
+            rc.id_slots  = (const int32_t *) dst->src[9]->data;
+            rc.nb_store1 = dst->src[6]->nb[1];
+        } else {
+            rc.ids = (const int32_t *) dst->src[6]->data;
+        }
         rc.k           = (int) dst->src[6]->ne[0];
         rc.center_rows = dst->src[7] ? (const int32_t *) dst->src[7]->data : nullptr;
         rc.center      = dst->src[8] ? (const float *) dst->src[8]->data : nullptr;

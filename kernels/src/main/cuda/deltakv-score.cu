@@ -3,8 +3,18 @@
 #include "deltakv-score.cuh"
 #include "deltakv-score-kernel.cuh"
 
-static __global__ void deltakv_score_stats_kernel(const deltakv_score_args a) {
+static __global__ void __launch_bounds__(DELTAKV_SCORE_WARPS*32) deltakv_score_stats_kernel(const deltakv_score_args a) {
     deltakv_score_stats(a);
+}
+
+template <int E>
+static __global__ void __launch_bounds__(DELTAKV_SCORE_WARPS*32) deltakv_score_stats_rows_kernel(
+        const deltakv_score_args a) {
+    deltakv_score_stats_rows<E>(a);
+}
+
+static __global__ void deltakv_score_combine_kernel(const deltakv_score_args a) {
+    deltakv_score_combine(a);
 }
 
 static __global__ void deltakv_score_out_kernel(const deltakv_score_args a) {
@@ -50,14 +60,23 @@ void ggml_cuda_op_deltakv_score(ggml_backend_cuda_context & ctx, ggml_tensor * d
     memcpy(&a.scale, dst->op_params, sizeof(float));
 
     ggml_cuda_pool_alloc<float2> part(ctx.pool(), (size_t) n_tok * a.n_blocks * a.n_head);
+    ggml_cuda_pool_alloc<float2> tot(ctx.pool(), (size_t) n_tok * a.n_head);
     ggml_cuda_pool_alloc<float>  logit(ctx.pool(), (size_t) n_tok * n_cand * a.n_head);
     a.part  = part.get();
+    a.tot   = tot.get();
     a.logit = logit.get();
 
-    cudaStream_t stream = ctx.stream();
+    cudaStream_t stream  = ctx.stream();
     const dim3   grid(a.n_blocks, n_tok);
-    const size_t smem = deltakv_score_smem(a.d, a.n_head);
-    deltakv_score_stats_kernel<<<grid, DELTAKV_SCORE_WARPS*32, smem, stream>>>(a);
-    deltakv_score_out_kernel<<<grid, DELTAKV_SCORE_WARPS*32, smem, stream>>>(a);
+    const int    threads = DELTAKV_SCORE_WARPS*32;
+    const size_t smem_rows = deltakv_score_rows_smem(a.d, a.n_head);
+    switch (smem_rows <= 48*1024 ? deltakv_score_rows_elems(a.d, a.n_head, a.n_head_kv, a.nb_k1) : 0) {
+        case 32: deltakv_score_stats_rows_kernel<32><<<grid, threads, smem_rows, stream>>>(a); break;
+        case 16: deltakv_score_stats_rows_kernel<16><<<grid, threads, smem_rows, stream>>>(a); break;
+        case 8:  deltakv_score_stats_rows_kernel<8><<<grid, threads, smem_rows, stream>>>(a);  break;
+        default: deltakv_score_stats_kernel<<<grid, threads, deltakv_score_smem(a.d, a.n_head), stream>>>(a); break;
+    }
+    deltakv_score_combine_kernel<<<dim3(1, n_tok), threads, 0, stream>>>(a);
+    deltakv_score_out_kernel<<<grid, threads, sizeof(float2) * a.n_head, stream>>>(a);
     CUDA_CHECK(cudaGetLastError());
 }

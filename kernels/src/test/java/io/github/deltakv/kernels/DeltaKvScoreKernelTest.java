@@ -31,22 +31,37 @@ class DeltaKvScoreKernelTest {
     @RegisterExtension
     static final PtxKernel kernel = new PtxKernel("/ptx/deltakv-score.ptx", "deltakv_score_f16");
 
+    private static final int STATS = 0;      // deltakv_score_stats: a lane a head
+    private static final int STATS_ROWS = 3; // deltakv_score_stats_rows: a warp reads whole K rows
+
     @Test
     void llama_shape_one_token_scores_every_cell_in_place() {
-        check(128, 32, 8, 1, 1000, 1000, true, 1);
+        check(128, 32, 8, 1, 1000, 1000, true, 1, STATS);
+    }
+
+    @Test
+    void llama_shape_one_token_whole_rows_a_warp() {
+        check(128, 32, 8, 1, 1000, 1000, true, 1, STATS_ROWS);
     }
 
     @Test
     void qwen_shape_three_tokens_with_their_own_candidate_lists() {
-        check(128, 28, 4, 3, 900, 530, false, 2);
+        check(128, 28, 4, 3, 900, 530, false, 2, STATS);
+    }
+
+    @Test
+    void qwen_shape_three_tokens_whole_rows_a_warp() {
+        // 8 lanes a KV head, 7 heads sharing it: one lane in eight keeps no head
+        check(128, 28, 4, 3, 900, 530, false, 2, STATS_ROWS);
     }
 
     @Test
     void more_heads_than_a_warp_has_lanes() {
-        check(64, 40, 8, 2, 300, 257, false, 3);
+        check(64, 40, 8, 2, 300, 257, false, 3, STATS);
     }
 
-    private void check(int d, int nHead, int nHeadKv, int nTok, int nCells, int nCand, boolean inPlace, long seed) {
+    private void check(int d, int nHead, int nHeadKv, int nTok, int nCells, int nCand, boolean inPlace, long seed,
+            int statsPass) {
         Random rnd = new Random(seed);
         short[] k = new short[d * nHeadKv * nCells];
         for (int i = 0; i < k.length; i++) {
@@ -109,20 +124,24 @@ class DeltaKvScoreKernelTest {
         CUdeviceptr dCell = kernel.upload(Pointer.to(cell), (long) cell.length * Sizeof.INT);
         CUdeviceptr dMask = kernel.upload(Pointer.to(mask), (long) mask.length * Sizeof.FLOAT);
         CUdeviceptr dPart = kernel.alloc((long) nTok * nBlocks * nHead * 2 * Sizeof.FLOAT);
+        CUdeviceptr dTot = kernel.alloc((long) nTok * nHead * 2 * Sizeof.FLOAT);
         CUdeviceptr dLogit = kernel.alloc((long) nTok * nCand * nHead * Sizeof.FLOAT);
         CUdeviceptr dOut = kernel.alloc((long) nCand * nTok * Sizeof.FLOAT);
         try {
-            int shared = Sizeof.FLOAT * nHead * (d + 1) + 2 * Sizeof.FLOAT * (WARPS + 1) * nHead; // deltakv_score_smem
-            for (int pass = 0; pass < 2; pass++) {
+            int shared = statsPass == STATS
+                    ? Sizeof.FLOAT * nHead * (d + 1) + 2 * Sizeof.FLOAT * WARPS * nHead          // deltakv_score_smem
+                    : Sizeof.FLOAT * (nHead * d + 32 * 4) + 2 * Sizeof.FLOAT * WARPS * nHead;  // deltakv_score_rows_smem
+            for (int pass : new int[] {statsPass, 1, 2}) { // the stats, their combination, the scores
                 Pointer params = Pointer.to(Pointer.to(new int[] {pass}), Pointer.to(dQ), Pointer.to(dK),
-                        Pointer.to(dCell), Pointer.to(dMask), Pointer.to(dPart), Pointer.to(dLogit), Pointer.to(dOut),
+                        Pointer.to(dCell), Pointer.to(dMask), Pointer.to(dPart), Pointer.to(dTot), Pointer.to(dLogit),
+                        Pointer.to(dOut),
                         Pointer.to(new int[] {d}), Pointer.to(new int[] {nHead}), Pointer.to(new int[] {nHeadKv}),
                         Pointer.to(new int[] {nCand}), Pointer.to(new int[] {nBlocks}),
                         Pointer.to(new long[] {(long) d * Sizeof.FLOAT}),
                         Pointer.to(new long[] {(long) d * nHead * Sizeof.FLOAT}),
                         Pointer.to(new long[] {(long) d * Sizeof.SHORT}),
                         Pointer.to(new long[] {(long) d * nHeadKv * Sizeof.SHORT}), Pointer.to(new float[] {scale}));
-                kernel.launch(nBlocks, nTok, WARPS * 32, shared, params);
+                kernel.launch(pass == 1 ? 1 : nBlocks, nTok, WARPS * 32, shared, params);
             }
             float[] got = new float[nCand * nTok];
             cuMemcpyDtoH(Pointer.to(got), dOut, (long) got.length * Sizeof.FLOAT);
