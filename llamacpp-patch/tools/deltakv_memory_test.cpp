@@ -488,6 +488,9 @@ int main(int argc, char ** argv) {
     same_without("decode-ref-padding", "LLAMA_DELTAKV_REF_PAD", "1", "with and without the padding");
     // the warm-up run of a decode block's compression after the prompt's writes nothing
     same_without("decode-block-warmup", "LLAMA_DELTAKV_WARMUP", "0", "with and without the warm-up");
+    // a commit updates the candidate table's entries of its block's cells only: as a pass over every cell does
+    same_without("cand-table-blocks", "LLAMA_DELTAKV_TABLE_RESCAN", "1",
+                 "with the committed blocks' cells updated and with every cell rescanned");
 
     // --- compression in tiles: a prompt compressed 512 block rows per graph decodes as with one graph -------
     {
