@@ -110,6 +110,16 @@ static __device__ __forceinline__ float deltakv_score_logit(const deltakv_score_
     return s*a.scale + mask;
 }
 
+// the running (max m, sum l of exp) of a softmax's share with logit x added (online softmax)
+static __device__ __forceinline__ void deltakv_score_push(float & m, float & l, const float x) {
+    if (x > m) {
+        l = l*__expf(m - x) + 1.0f;
+        m = x;
+    } else {
+        l += __expf(x - m);
+    }
+}
+
 // acc = the (max, sum of exp) of a softmax's share merged with another share's p (a share with no term: sum 0)
 static __device__ __forceinline__ void deltakv_score_merge(float2 & acc, const float2 p) {
     if (p.y == 0.0f) {
@@ -160,12 +170,7 @@ static __device__ __forceinline__ void deltakv_score_stats(const deltakv_score_a
             if (h < a.n_head) {
                 const float x = deltakv_score_logit(a, qs, h, cell, mc);
                 a.logit[((size_t) t*a.n_cand + c)*a.n_head + h] = x;
-                if (x > m[i]) {
-                    l[i] = l[i]*__expf(m[i] - x) + 1.0f;
-                    m[i] = x;
-                } else {
-                    l[i] += __expf(x - m[i]);
-                }
+                deltakv_score_push(m[i], l[i], x);
             }
         }
     }
@@ -270,12 +275,7 @@ static __device__ __forceinline__ void deltakv_score_stats_rows(const deltakv_sc
                 }
                 const float x = own[j]*a.scale + mc[j];
                 a.logit[((size_t) t*a.n_cand + c0 + j)*a.n_head + h] = x;
-                if (x > m) {
-                    l = l*__expf(m - x) + 1.0f;
-                    m = x;
-                } else {
-                    l += __expf(x - m);
-                }
+                deltakv_score_push(m, l, x);
             }
         }
     }
