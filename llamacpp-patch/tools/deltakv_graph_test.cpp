@@ -528,6 +528,42 @@ int main(int argc, char ** argv) {
               "given the ids" + pairs);
     }
 
+    // latents gathered in the decoder's type (ggml_get_rows_as, patch 0045): the rows of a Q4_1 store written as BF16
+    // and as F16 equal the F32 gather cast to those types, and a BF16 decoder's product of the BF16 gather equals its
+    // product of the F32 gather (which it converts to BF16 itself: on the CPU the same values, so bit-equal)
+    {
+        const int64_t d = 64, n_slots = 40, n = 24, out = 48;
+        std::mt19937 rng(23);
+        std::normal_distribution<float> nd;
+        matrix zv(d * n_slots), wv(d * out);
+        for (auto & v : zv) v = nd(rng);
+        for (auto & v : wv) v = nd(rng);
+        std::vector<uint8_t> zq(ggml_row_size(GGML_TYPE_Q4_1, d) * n_slots);
+        ggml_quantize_chunk(GGML_TYPE_Q4_1, zv.data(), zq.data(), 0, n_slots, d, nullptr);
+        std::vector<ggml_bf16_t> wb(d * out);
+        ggml_fp32_to_bf16_row(wv.data(), wb.data(), d * out);
+        std::vector<int32_t> slotv(n);
+        for (auto & v : slotv) v = (int32_t) (rng() % n_slots);
+        graph_run g(backend);
+        ggml_tensor * store = g.input(GGML_TYPE_Q4_1, d, n_slots);
+        ggml_tensor * w     = g.input(GGML_TYPE_BF16, d, out);
+        ggml_tensor * slots = g.input(GGML_TYPE_I32, n, 1);
+        ggml_tensor * sl    = ggml_reshape_1d(g.ctx, slots, n);
+        ggml_tensor * z32   = ggml_get_rows(g.ctx, store, sl);
+        ggml_tensor * zb    = ggml_get_rows_as(g.ctx, store, sl, GGML_TYPE_BF16);
+        ggml_tensor * zh    = ggml_get_rows_as(g.ctx, store, sl, GGML_TYPE_F16);
+        auto f32 = [&](ggml_tensor * t) { return ggml_cast(g.ctx, t, GGML_TYPE_F32); };
+        g.compute({f32(zb), f32(ggml_cast(g.ctx, z32, GGML_TYPE_BF16)), f32(zh), f32(ggml_cast(g.ctx, z32, GGML_TYPE_F16)),
+                   ggml_mul_mat(g.ctx, w, zb), ggml_mul_mat(g.ctx, w, z32)},
+                  {{store, zq.data()}, {w, wb.data()}, {slots, slotv.data()}});
+        const auto & o = g.outputs_cache;
+        check(o[0] == o[1], "quantized rows gathered as BF16: equal to the F32 gather cast to BF16");
+        check(o[2] == o[3], "quantized rows gathered as F16: equal to the F32 gather cast to F16");
+        // the GPU may take another kernel for an F32 src1 of 24 columns (same BF16 inputs, another summation order)
+        check(max_abs_diff(o[4], o[5]) <= (gpu ? tol : 0.0f) * max_abs(o[5]),
+              "a BF16 decoder's product of the BF16 gather: equal to its product of the F32 gather");
+    }
+
     // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops
     // it replaces: candidates' K gathered, q . k per head, scaled, masked, softmax, maximum over heads, plus the mask.
     // One token scoring every cell in place (some masked), and a batch of tokens each with its own candidate list;

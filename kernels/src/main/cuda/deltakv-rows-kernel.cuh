@@ -85,6 +85,36 @@ static __device__ __forceinline__ int32_t deltakv_rows_id(const deltakv_rows_rec
     return rc.ids[i*rc.k + m];
 }
 
+#define DELTAKV_ROWS_UNROLL 4 // element pairs a thread loads before it stores any
+
+// two elements of a row moved together: a RoPE pair of K (rotated by pair rot's cos and sin), or two adjacent elements
+// RoPE leaves as they are (rot -1); b == a + 1: adjacent, one load and one store
+struct deltakv_rows_pair {
+    int64_t a;
+    int64_t b;
+    int     rot;
+};
+
+// pair q of a row: K's pair slots head by head (slots i >= n_dims/2 hold channels 2i, 2i+1, which RoPE leaves as they
+// are), then V's adjacent pairs (head_dim even: V starts at an even element)
+static __device__ __forceinline__ deltakv_rows_pair deltakv_rows_pair_at(const deltakv_rope_params & rp,
+                                                                        const int64_t n_embd_k, const int64_t q) {
+    const int half_dim = rp.head_dim / 2;
+    if (q >= (int64_t) rp.n_head_kv * half_dim) {
+        const int64_t e = n_embd_k + 2*(q - (int64_t) rp.n_head_kv * half_dim);
+        return { e, e + 1, -1 };
+    }
+    const int     i    = (int) (q % half_dim);
+    const int64_t base = (q / half_dim) * rp.head_dim;
+    if (i >= rp.n_dims / 2) {
+        return { base + 2*i, base + 2*i + 1, -1 };
+    }
+    if (!rp.neox) {
+        return { base + 2*i, base + 2*i + 1, i };
+    }
+    return { base + i, base + i + rp.n_dims/2, i };
+}
+
 // output row r, by the threads of one block: token t = r / (n_att + n_rec); its j-th row is exact row
 // att_rows[t*n_att + j] for j < n_att, else rebuilt row t*n_rec + j - n_att. Strides in bytes.
 template <typename T>
@@ -170,44 +200,41 @@ static __device__ __forceinline__ void deltakv_rows_row(
     }
     __syncthreads();
 
-    // K: pair slots of every head; slots i >= n_dims/2 hold channels 2i, 2i+1, which RoPE leaves as they are
-    const int half_dim = rp.head_dim / 2;
-    for (int p = threadIdx.x; p < rp.n_head_kv * half_dim; p += blockDim.x) {
-        const int     h    = p / half_dim;
-        const int     i    = p % half_dim;
-        const int64_t base = (int64_t) h * rp.head_dim;
-        if (i >= rp.n_dims / 2) {
-            *(half2 *) (out + base + 2*i) = __float22half2_rn(load2(base + 2*i));
-            continue;
+    // the row's element pairs: a thread loads DELTAKV_ROWS_UNROLL pairs, then rotates and stores them, so that all
+    // of its loads are in flight together (a store between loads would wait for them: the compiler cannot tell
+    // that the output does not alias the rows it reads)
+    const int64_t n_embd_k = (int64_t) rp.n_head_kv * rp.head_dim;
+    const int64_t n_pairs  = kv_dim / 2;
+    for (int64_t q0 = threadIdx.x; q0 < n_pairs; q0 += DELTAKV_ROWS_UNROLL * (int64_t) blockDim.x) {
+        float2 x[DELTAKV_ROWS_UNROLL];
+#pragma unroll
+        for (int u = 0; u < DELTAKV_ROWS_UNROLL; ++u) {
+            const int64_t q = q0 + u * (int64_t) blockDim.x;
+            if (q < n_pairs) {
+                const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
+                x[u] = pr.b == pr.a + 1 ? load2(pr.a) : make_float2(load(pr.a), load(pr.b));
+            }
         }
-        const float c = cs[2*i];
-        const float s = cs[2*i + 1];
-        if (!rp.neox) { // the pair is adjacent: one load, one store
-            const float2 x = load2(base + 2*i);
-            *(half2 *) (out + base + 2*i) = __floats2half2_rn(x.x*c - x.y*s, x.x*s + x.y*c);
-            continue;
+#pragma unroll
+        for (int u = 0; u < DELTAKV_ROWS_UNROLL; ++u) {
+            const int64_t q = q0 + u * (int64_t) blockDim.x;
+            if (q < n_pairs) {
+                const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
+                float2 y = x[u];
+                if (pr.rot >= 0) {
+                    const float c = cs[2*pr.rot];
+                    const float s = cs[2*pr.rot + 1];
+                    y = make_float2(x[u].x*c - x[u].y*s, x[u].x*s + x[u].y*c);
+                }
+                if (pr.b == pr.a + 1) {
+                    *(half2 *) (out + pr.a) = __float22half2_rn(y);
+                } else {
+                    out[pr.a] = __float2half(y.x);
+                    out[pr.b] = __float2half(y.y);
+                }
+            }
         }
-        const int64_t a = base + i;
-        const int64_t b = base + i + rp.n_dims/2;
-        const float x0 = load(a);
-        const float x1 = load(b);
-        out[a] = __float2half(x0*c - x1*s);
-        out[b] = __float2half(x0*s + x1*c);
     }
-    // V: copied, two elements at a time (head_dim even: V starts at an even element)
-    for (int64_t e = (int64_t) rp.n_head_kv * rp.head_dim + 2*threadIdx.x; e < kv_dim; e += 2*blockDim.x) {
-        *(half2 *) (out + e) = __float22half2_rn(load2(e));
-    }
-}
-
-// one block per output row
-template <typename T>
-static __global__ void deltakv_rows_kernel(
-        const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec, const int32_t * rec_pos,
-        const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec, const size_t nb_exact1,
-        const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params rp, const deltakv_rows_recon rc) {
-    deltakv_rows_row<T>(blockIdx.x, exact, att_rows, att_pos, rec, rec_pos, freq, dst, kv_dim, n_att, n_rec, nb_exact1,
-                        nb_rec1, nb_dst1, rp, rc);
 }
 
 // threads per block for rows of kv_dim elements

@@ -3,6 +3,20 @@
 #include "deltakv-rows.cuh"
 #include "deltakv-rows-kernel.cuh"
 
+// one block per output row. Launched as ggml-cuda launches its own kernels (programmatic dependent launch where the
+// GPU has it): the next kernel may start launching at once and waits for this one's results where it needs them;
+// this one waits for its inputs before it reads them.
+template <typename T>
+static __global__ void deltakv_rows_kernel(
+        const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec, const int32_t * rec_pos,
+        const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec, const size_t nb_exact1,
+        const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params rp, const deltakv_rows_recon rc) {
+    ggml_cuda_pdl_lc();
+    ggml_cuda_pdl_sync();
+    deltakv_rows_row<T>(blockIdx.x, exact, att_rows, att_pos, rec, rec_pos, freq, dst, kv_dim, n_att, n_rec, nb_exact1,
+                        nb_rec1, nb_dst1, rp, rc);
+}
+
 void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * dst) {
     const ggml_tensor * exact    = dst->src[0];
     const ggml_tensor * att_rows = dst->src[1];
@@ -63,16 +77,15 @@ void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * ds
         GGML_ASSERT(rc.k >= 1 && rc.k <= DELTAKV_RECON_MAX_K);
     }
 
-    cudaStream_t stream  = ctx.stream();
-    const int    threads = deltakv_rows_threads(kv_dim);
+    const ggml_cuda_kernel_launch_params launch(dim3((unsigned) n_out), dim3(deltakv_rows_threads(kv_dim)), 0,
+                                                ctx.stream());
     if (exact->type == GGML_TYPE_F16) {
-        deltakv_rows_kernel<half><<<(unsigned) n_out, threads, 0, stream>>>(
+        ggml_cuda_kernel_launch(deltakv_rows_kernel<half>, launch,
             (const half *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d, rpos,
             freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     } else {
-        deltakv_rows_kernel<float><<<(unsigned) n_out, threads, 0, stream>>>(
+        ggml_cuda_kernel_launch(deltakv_rows_kernel<float>, launch,
             (const float *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d, rpos,
             freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     }
-    CUDA_CHECK(cudaGetLastError());
 }

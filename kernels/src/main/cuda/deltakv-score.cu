@@ -1,23 +1,33 @@
 // DeltaKV: the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE): the ggml-cuda side.
-// The kernels themselves are in deltakv-score-kernel.cuh.
+// The kernels themselves are in deltakv-score-kernel.cuh. Each is launched as ggml-cuda launches its own kernels
+// (programmatic dependent launch where the GPU has it): it lets the next kernel start launching at once and waits
+// for its own inputs before it reads them.
 #include "deltakv-score.cuh"
 #include "deltakv-score-kernel.cuh"
 
 static __global__ void __launch_bounds__(DELTAKV_SCORE_WARPS*32) deltakv_score_stats_kernel(const deltakv_score_args a) {
+    ggml_cuda_pdl_lc();
+    ggml_cuda_pdl_sync();
     deltakv_score_stats(a);
 }
 
 template <int E>
 static __global__ void __launch_bounds__(DELTAKV_SCORE_WARPS*32) deltakv_score_stats_rows_kernel(
         const deltakv_score_args a) {
+    ggml_cuda_pdl_lc();
+    ggml_cuda_pdl_sync();
     deltakv_score_stats_rows<E>(a);
 }
 
 static __global__ void deltakv_score_combine_kernel(const deltakv_score_args a) {
+    ggml_cuda_pdl_lc();
+    ggml_cuda_pdl_sync();
     deltakv_score_combine(a);
 }
 
 static __global__ void deltakv_score_out_kernel(const deltakv_score_args a) {
+    ggml_cuda_pdl_lc();
+    ggml_cuda_pdl_sync();
     deltakv_score_out(a);
 }
 
@@ -70,13 +80,18 @@ void ggml_cuda_op_deltakv_score(ggml_backend_cuda_context & ctx, ggml_tensor * d
     const dim3   grid(a.n_blocks, n_tok);
     const int    threads = DELTAKV_SCORE_WARPS*32;
     const size_t smem_rows = deltakv_score_rows_smem(a.d, a.n_head);
+    const ggml_cuda_kernel_launch_params rows_launch(grid, dim3(threads), smem_rows, stream);
     switch (smem_rows <= 48*1024 ? deltakv_score_rows_elems(a.d, a.n_head, a.n_head_kv, a.nb_k1) : 0) {
-        case 32: deltakv_score_stats_rows_kernel<32><<<grid, threads, smem_rows, stream>>>(a); break;
-        case 16: deltakv_score_stats_rows_kernel<16><<<grid, threads, smem_rows, stream>>>(a); break;
-        case 8:  deltakv_score_stats_rows_kernel<8><<<grid, threads, smem_rows, stream>>>(a);  break;
-        default: deltakv_score_stats_kernel<<<grid, threads, deltakv_score_smem(a.d, a.n_head), stream>>>(a); break;
+        case 32: ggml_cuda_kernel_launch(deltakv_score_stats_rows_kernel<32>, rows_launch, a); break;
+        case 16: ggml_cuda_kernel_launch(deltakv_score_stats_rows_kernel<16>, rows_launch, a); break;
+        case 8:  ggml_cuda_kernel_launch(deltakv_score_stats_rows_kernel<8>,  rows_launch, a); break;
+        default:
+            ggml_cuda_kernel_launch(deltakv_score_stats_kernel,
+                ggml_cuda_kernel_launch_params(grid, dim3(threads), deltakv_score_smem(a.d, a.n_head), stream), a);
+            break;
     }
-    deltakv_score_combine_kernel<<<dim3(1, n_tok), threads, 0, stream>>>(a);
-    deltakv_score_out_kernel<<<grid, threads, sizeof(float2) * a.n_head, stream>>>(a);
-    CUDA_CHECK(cudaGetLastError());
+    ggml_cuda_kernel_launch(deltakv_score_combine_kernel,
+        ggml_cuda_kernel_launch_params(dim3(1, n_tok), dim3(threads), 0, stream), a);
+    ggml_cuda_kernel_launch(deltakv_score_out_kernel,
+        ggml_cuda_kernel_launch_params(grid, dim3(threads), sizeof(float2) * a.n_head, stream), a);
 }
