@@ -85,7 +85,7 @@ static __device__ __forceinline__ int32_t deltakv_rows_id(const deltakv_rows_rec
     return rc.ids[i*rc.k + m];
 }
 
-#define DELTAKV_ROWS_UNROLL 4 // element pairs a thread loads before it stores any
+#define DELTAKV_ROWS_UNROLL 4 // element pairs a thread loads before it stores any (the rows op's default)
 
 // two elements of a row moved together: a RoPE pair of K (rotated by pair rot's cos and sin), or two adjacent elements
 // RoPE leaves as they are (rot -1); b == a + 1: adjacent, one load and one store
@@ -117,7 +117,7 @@ static __device__ __forceinline__ deltakv_rows_pair deltakv_rows_pair_at(const d
 
 // output row r, by the threads of one block: token t = r / (n_att + n_rec); its j-th row is exact row
 // att_rows[t*n_att + j] for j < n_att, else rebuilt row t*n_rec + j - n_att. Strides in bytes.
-template <typename T>
+template <typename T, int U = DELTAKV_ROWS_UNROLL>
 static __device__ __forceinline__ void deltakv_rows_row(
         const int64_t r, const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec,
         const int32_t * rec_pos, const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec,
@@ -200,15 +200,15 @@ static __device__ __forceinline__ void deltakv_rows_row(
     }
     __syncthreads();
 
-    // the row's element pairs: a thread loads DELTAKV_ROWS_UNROLL pairs, then rotates and stores them, so that all
-    // of its loads are in flight together (a store between loads would wait for them: the compiler cannot tell
-    // that the output does not alias the rows it reads)
+    // the row's element pairs: a thread loads U pairs, then rotates and stores them, so that all of its loads are in
+    // flight together (a store between loads would wait for them: the compiler cannot tell that the output does not
+    // alias the rows it reads); more pairs in flight, more registers a thread
     const int64_t n_embd_k = (int64_t) rp.n_head_kv * rp.head_dim;
     const int64_t n_pairs  = kv_dim / 2;
-    for (int64_t q0 = threadIdx.x; q0 < n_pairs; q0 += DELTAKV_ROWS_UNROLL * (int64_t) blockDim.x) {
-        float2 x[DELTAKV_ROWS_UNROLL];
+    for (int64_t q0 = threadIdx.x; q0 < n_pairs; q0 += U * (int64_t) blockDim.x) {
+        float2 x[U];
 #pragma unroll
-        for (int u = 0; u < DELTAKV_ROWS_UNROLL; ++u) {
+        for (int u = 0; u < U; ++u) {
             const int64_t q = q0 + u * (int64_t) blockDim.x;
             if (q < n_pairs) {
                 const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
@@ -216,7 +216,7 @@ static __device__ __forceinline__ void deltakv_rows_row(
             }
         }
 #pragma unroll
-        for (int u = 0; u < DELTAKV_ROWS_UNROLL; ++u) {
+        for (int u = 0; u < U; ++u) {
             const int64_t q = q0 + u * (int64_t) blockDim.x;
             if (q < n_pairs) {
                 const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
