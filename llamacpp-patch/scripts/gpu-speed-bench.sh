@@ -23,7 +23,9 @@
 # Every measure lands in OUT_DIR/speed-<phase>-<depth>-<config>.txt as key=value lines.
 # Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-reference is DeltaKV with the
 # reference composition of ggml ops instead of the fused reconstruction op; deltakv-noreuse is DeltaKV with
-# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1); DELTAKV_BENCH_STEPS decode steps
+# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1; deltakv-unroll1 with LLAMA_DELTAKV_ROWS_UNROLL=1, the rows
+# kernel one element pair at a time; deltakv-radix with GGML_CUDA_TOP_K_RADIX=1, the top-k by a radix select);
+# DELTAKV_BENCH_STEPS decode steps
 # for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
 # DELTAKV_BENCH_MODEL: llama31-8b (default) or qwen25-7b, the random model's shape and the paper's compressor for it
@@ -65,6 +67,8 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
     deltakv)           ;;
     deltakv-noreuse)   variant=(LLAMA_GRAPH_REUSE_DISABLE=1) ;;
     deltakv-reference) variant=(LLAMA_DELTAKV_RECON_REFERENCE=1) ;;
+    deltakv-unroll1)   variant=(LLAMA_DELTAKV_ROWS_UNROLL=1) ;;
+    deltakv-radix)     variant=(GGML_CUDA_TOP_K_RADIX=1) ;;
     *)                 "$bin/deltakv-speed-bench" "$model" --kv "$config" "$@"; return ;;
   esac
   env "${variant[@]}" "$bin/deltakv-speed-bench" "$model" --deltakv "${model%.gguf}.deltakv.gguf" "$@"
@@ -108,6 +112,13 @@ kernels)
   echo "== deltakv-memory-test, all layers on the GPU" | tee -a "$out/kernels.txt"
   "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" \
     "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" | tail -4 || true
+  # the variants still to be timed (the rows kernel one pair at a time, the top-k by a radix select): the same checks
+  echo "== the same with LLAMA_DELTAKV_ROWS_UNROLL=1 GGML_CUDA_TOP_K_RADIX=1" | tee -a "$out/kernels.txt"
+  LLAMA_DELTAKV_ROWS_UNROLL=1 GGML_CUDA_TOP_K_RADIX=1 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" \
+    "$work/swiglu.gguf" gpu 2>&1 | tee -a "$out/kernels.txt" | tail -3 || true
+  LLAMA_DELTAKV_ROWS_UNROLL=1 GGML_CUDA_TOP_K_RADIX=1 "$bin/deltakv-memory-test" "$tiny" \
+    integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 \
+    | grep -v 'control-looking' | tee -a "$out/kernels.txt" | tail -4 || true
   ;;
 single)
   depth=${3:?DEPTH}
@@ -123,7 +134,7 @@ batch)
     # a sequence's bytes: the stock cache's allocation; DeltaKV's used bytes after the single run (its exact-row
     # pool for one call's new tokens is shared by all sequences and comes on top: see kv_alloc_bytes)
     key=kv_alloc_bytes
-    [ "$c" = deltakv ] && key=kv_used_bytes
+    [[ $c == deltakv* ]] && key=kv_used_bytes
     bytes=$(sed -n "s/^$key=//p" "$out/speed-single-$depth-$c.txt")
     seqs=$(( gib * 1024 * 1024 * 1024 / bytes ))
     echo "== $c, depth $depth, $seqs sequences in $gib GiB ($bytes bytes each)"

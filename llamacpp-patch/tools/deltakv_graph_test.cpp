@@ -564,6 +564,36 @@ int main(int argc, char ** argv) {
               "a BF16 decoder's product of the BF16 gather: equal to its product of the F32 gather");
     }
 
+    // the top-k of the selection over long rows (on CUDA a radix sort, or with GGML_CUDA_TOP_K_RADIX=1 the radix
+    // select of patch 0048): the same set of k indices as a sort on the host (distinct scores, some -inf as masked
+    // candidates are)
+    {
+        const int64_t n = 20000, k = 2048, rows = 3;
+        std::mt19937 rng(29);
+        std::uniform_real_distribution<float> ud(0.0f, 1.0f);
+        matrix sv(n * rows);
+        for (size_t i = 0; i < sv.size(); ++i) {
+            sv[i] = i % 7 == 3 ? -INFINITY : ud(rng) + (float) (i % n) * 1e-9f;
+        }
+        graph_run g(backend);
+        ggml_tensor * sc  = g.input(GGML_TYPE_F32, n, rows);
+        ggml_tensor * top = ggml_top_k(g.ctx, sc, (int) k);
+        g.compute({top}, {{sc, sv.data()}});
+        bool same = g.ids.size() == (size_t) (k * rows);
+        for (int64_t r = 0; r < rows && same; ++r) {
+            std::vector<int32_t> want(n);
+            for (int64_t i = 0; i < n; ++i) want[i] = (int32_t) i;
+            std::partial_sort(want.begin(), want.begin() + k, want.end(),
+                              [&](int32_t a, int32_t b) { return sv[r * n + a] > sv[r * n + b]; });
+            std::vector<int32_t> got(g.ids.begin() + r * k, g.ids.begin() + (r + 1) * k);
+            want.resize(k);
+            std::sort(want.begin(), want.end());
+            std::sort(got.begin(), got.end());
+            same = got == want;
+        }
+        check(same, "top-k of 2048 among 20000 scores, 3 rows: the same indices as a sort on the host");
+    }
+
     // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops
     // it replaces: candidates' K gathered, q . k per head, scaled, masked, softmax, maximum over heads, plus the mask.
     // One token scoring every cell in place (some masked), and a batch of tokens each with its own candidate list;
