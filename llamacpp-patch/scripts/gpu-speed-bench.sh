@@ -23,9 +23,9 @@
 # Every measure lands in OUT_DIR/speed-<phase>-<depth>-<config>.txt as key=value lines.
 # Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-reference is DeltaKV with the
 # reference composition of ggml ops instead of the fused reconstruction op; deltakv-noreuse is DeltaKV with
-# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1; deltakv-unroll1 with LLAMA_DELTAKV_ROWS_UNROLL=1, the rows
-# kernel one element pair at a time; deltakv-radix with GGML_CUDA_TOP_K_RADIX=1, the top-k by a radix select, not
-# reproducible run to run);
+# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1; deltakv-unroll4 with LLAMA_DELTAKV_ROWS_UNROLL=4, the rows
+# kernel four element pairs loaded at a time (the default one; deltakv-unroll1 names the default in older results); deltakv-sort with GGML_CUDA_TOP_K_RADIX=0, the selection's top-k by a full sort
+# instead of the radix select);
 # DELTAKV_BENCH_STEPS decode steps
 # for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
@@ -69,7 +69,8 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
     deltakv-noreuse)   variant=(LLAMA_GRAPH_REUSE_DISABLE=1) ;;
     deltakv-reference) variant=(LLAMA_DELTAKV_RECON_REFERENCE=1) ;;
     deltakv-unroll1)   variant=(LLAMA_DELTAKV_ROWS_UNROLL=1) ;;
-    deltakv-radix)     variant=(GGML_CUDA_TOP_K_RADIX=1) ;;
+    deltakv-unroll4)   variant=(LLAMA_DELTAKV_ROWS_UNROLL=4) ;;
+    deltakv-sort)      variant=(GGML_CUDA_TOP_K_RADIX=0) ;;
     *)                 "$bin/deltakv-speed-bench" "$model" --kv "$config" "$@"; return ;;
   esac
   env "${variant[@]}" "$bin/deltakv-speed-bench" "$model" --deltakv "${model%.gguf}.deltakv.gguf" "$@"
@@ -113,17 +114,19 @@ kernels)
   echo "== deltakv-memory-test, all layers on the GPU" | tee -a "$out/kernels.txt"
   "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" \
     "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" | tail -4 || true
-  # the variants still to be timed: the rows kernel one pair at a time (the same checks); the top-k by a radix select
-  # (the graph test only: its output order depends on atomics, so the memory test's run-against-run checks differ)
-  echo "== the same with LLAMA_DELTAKV_ROWS_UNROLL=1" | tee -a "$out/kernels.txt"
-  LLAMA_DELTAKV_ROWS_UNROLL=1 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
+  # the variants the benchmark times: the rows kernel one pair at a time; the top-k by a full sort (the same checks)
+  echo "== the same with LLAMA_DELTAKV_ROWS_UNROLL=4" | tee -a "$out/kernels.txt"
+  LLAMA_DELTAKV_ROWS_UNROLL=4 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
     | tee -a "$out/kernels.txt" | tail -3 || true
-  LLAMA_DELTAKV_ROWS_UNROLL=1 "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
+  LLAMA_DELTAKV_ROWS_UNROLL=4 "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
     "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
     | tail -4 || true
-  echo "== deltakv-graph-test with GGML_CUDA_TOP_K_RADIX=1" | tee -a "$out/kernels.txt"
-  GGML_CUDA_TOP_K_RADIX=1 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
+  echo "== the same with GGML_CUDA_TOP_K_RADIX=0" | tee -a "$out/kernels.txt"
+  GGML_CUDA_TOP_K_RADIX=0 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
     | tee -a "$out/kernels.txt" | tail -3 || true
+  GGML_CUDA_TOP_K_RADIX=0 "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
+    "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
+    | tail -4 || true
   ;;
 single)
   depth=${3:?DEPTH}

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <random>
 #include <set>
@@ -564,34 +565,50 @@ int main(int argc, char ** argv) {
               "a BF16 decoder's product of the BF16 gather: equal to its product of the F32 gather");
     }
 
-    // the top-k of the selection over long rows (on CUDA a radix sort, or with GGML_CUDA_TOP_K_RADIX=1 the radix
-    // select of patch 0048): the same set of k indices as a sort on the host (distinct scores, some -inf as masked
-    // candidates are)
+    // the top-k of the selection over long rows (ggml_top_k_deterministic; on CUDA the radix select of patch 0050,
+    // GGML_CUDA_TOP_K_RADIX=0 a full sort): the same set of k indices as a sort on the host (distinct scores, some
+    // -inf as masked candidates are). On the GPU also: the indices in ascending order, and where fewer than k scores
+    // are finite (the last row), the -inf ones taken in index order, so that every run chooses the same
     {
-        const int64_t n = 20000, k = 2048, rows = 3;
+        const int64_t n = 20000, k = 2048, rows = 3, n_finite_last = 1500;
         std::mt19937 rng(29);
         std::uniform_real_distribution<float> ud(0.0f, 1.0f);
         matrix sv(n * rows);
         for (size_t i = 0; i < sv.size(); ++i) {
-            sv[i] = i % 7 == 3 ? -INFINITY : ud(rng) + (float) (i % n) * 1e-9f;
+            const int64_t r = (int64_t) i / n, c = (int64_t) i % n;
+            const bool masked = r == rows - 1 ? c % 13 >= 1 || c / 13 >= n_finite_last : i % 7 == 3;
+            sv[i] = masked ? -INFINITY : ud(rng) + (float) c * 1e-9f;
         }
+        const char * radix = getenv("GGML_CUDA_TOP_K_RADIX");
+        const bool ordered = gpu && (radix == nullptr || atoi(radix) != 0);
         graph_run g(backend);
         ggml_tensor * sc  = g.input(GGML_TYPE_F32, n, rows);
-        ggml_tensor * top = ggml_top_k(g.ctx, sc, (int) k);
+        ggml_tensor * top = ggml_top_k_deterministic(g.ctx, sc, (int) k);
         g.compute({top}, {{sc, sv.data()}});
-        bool same = g.ids.size() == (size_t) (k * rows);
+        bool same = g.ids.size() == (size_t) (k * rows), ascending = same;
         for (int64_t r = 0; r < rows && same; ++r) {
             std::vector<int32_t> want(n);
             for (int64_t i = 0; i < n; ++i) want[i] = (int32_t) i;
-            std::partial_sort(want.begin(), want.begin() + k, want.end(),
-                              [&](int32_t a, int32_t b) { return sv[r * n + a] > sv[r * n + b]; });
+            // the k largest, ties in index order
+            std::stable_sort(want.begin(), want.end(),
+                             [&](int32_t a, int32_t b) { return sv[r * n + a] > sv[r * n + b]; });
             std::vector<int32_t> got(g.ids.begin() + r * k, g.ids.begin() + (r + 1) * k);
+            ascending = ascending && std::is_sorted(got.begin(), got.end());
             want.resize(k);
             std::sort(want.begin(), want.end());
             std::sort(got.begin(), got.end());
-            same = got == want;
+            if (r < rows - 1 || ordered) {
+                same = got == want;
+            } else { // the host's partial sort takes any of the -inf ones: the finite ones, and k distinct in all
+                int64_t finite = 0;
+                for (int32_t c : got) finite += sv[r * n + c] != -INFINITY;
+                same = finite == n_finite_last && std::adjacent_find(got.begin(), got.end()) == got.end();
+            }
         }
         check(same, "top-k of 2048 among 20000 scores, 3 rows: the same indices as a sort on the host");
+        if (ordered) {
+            check(ascending, "top-k on the GPU by the radix select: indices in ascending order, ties in index order");
+        }
     }
 
     // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops

@@ -198,6 +198,9 @@ def main():
     per = collections.defaultdict(list)
     kern_time = collections.defaultdict(float)
     kern_cnt = collections.Counter()
+    kern_adv = collections.defaultdict(float)  # time each kernel adds to the step's GPU busy time (programmatic
+                                               # dependent launch lets a kernel start, and wait, before its
+                                               # predecessor ends, so durations overlap; these sum to the busy time)
     api_time = collections.defaultdict(float)
     api_cnt = collections.Counter()
     for i in steps:
@@ -234,9 +237,12 @@ def main():
         if ks:
             per["first_kernel_start_after_step_start_ms"].append((ks[0][0] - a) / 1e6)
             per["gpu_span_first_to_last_kernel_ms"].append((ks[-1][1] - ks[0][0]) / 1e6)
-        for k in ks:
+        covered = None  # the end of the GPU time covered so far: each kernel is charged what it adds to the union
+        for k in sorted(ks):
             kern_time[k[5]] += (k[1] - k[0]) / 1e6
             kern_cnt[k[5]] += 1
+            kern_adv[k[5]] += max(0, k[1] - (k[0] if covered is None else max(k[0], covered))) / 1e6
+            covered = k[1] if covered is None else max(covered, k[1])
         for r in rs:
             n = cb.get(r[2], str(r[2]))
             api_time[n] += (r[1] - r[0]) / 1e6
@@ -276,6 +282,15 @@ def main():
     out.append("")
     out.append("by kernel base name (top 25):")
     for t, c, x in brow[:25]:
+        out.append(f"  {t:8.3f} {c:8.1f} {1000 * t / c:9.1f}  {x}")
+    adv_base = collections.defaultdict(lambda: [0.0, 0.0])
+    for x, t in kern_adv.items():
+        adv_base[base(dem[x])][0] += t / n
+        adv_base[base(dem[x])][1] += kern_cnt[x] / n
+    out.append("")
+    out.append("by kernel base name, the GPU busy time each adds (its time not overlapped by kernels before it; "
+               "ms per step, launches per step, us each), top 25:")
+    for x, (t, c) in sorted(adv_base.items(), key=lambda v: -v[1][0])[:25]:
         out.append(f"  {t:8.3f} {c:8.1f} {1000 * t / c:9.1f}  {x}")
     out.append("")
     out.append("runtime API (ms per step, calls per step), top 15:")

@@ -79,18 +79,18 @@ void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * ds
 
     const ggml_cuda_kernel_launch_params launch(dim3((unsigned) n_out), dim3(deltakv_rows_threads(kv_dim)), 0,
                                                 ctx.stream());
-    // LLAMA_DELTAKV_ROWS_UNROLL=1: one element pair loaded at a time (fewer registers, more blocks an SM; the kernel's
-    // shape before its loads were grouped), to compare the two
-    static const bool one_pair = [] {
+    // LLAMA_DELTAKV_ROWS_UNROLL=4: four element pairs loaded before any is stored (more loads in flight, more
+    // registers), to compare with the default
+    static const bool four_pairs = [] {
         const char * v = getenv("LLAMA_DELTAKV_ROWS_UNROLL");
-        return v != nullptr && atoi(v) == 1;
+        return v != nullptr && atoi(v) == 4;
     }();
     if (exact->type == GGML_TYPE_F16) {
-        ggml_cuda_kernel_launch(one_pair ? deltakv_rows_kernel<half, 1> : deltakv_rows_kernel<half, DELTAKV_ROWS_UNROLL>,
+        ggml_cuda_kernel_launch(four_pairs ? deltakv_rows_kernel<half, 4> : deltakv_rows_kernel<half, DELTAKV_ROWS_UNROLL>,
             launch, (const half *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d,
             rpos, freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     } else {
-        ggml_cuda_kernel_launch(one_pair ? deltakv_rows_kernel<float, 1> : deltakv_rows_kernel<float, DELTAKV_ROWS_UNROLL>,
+        ggml_cuda_kernel_launch(four_pairs ? deltakv_rows_kernel<float, 4> : deltakv_rows_kernel<float, DELTAKV_ROWS_UNROLL>,
             launch, (const float *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data,
             rec_d, rpos, freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     }

@@ -27,11 +27,12 @@ public final class SpeedReport {
     /**
      * Column order; a configuration without files in the folder gets no column. deltakv-reference: DeltaKV with the
      * reference composition of ggml ops instead of the fused kernels; deltakv-noreuse: DeltaKV with llama.cpp's graph
-     * reuse off; deltakv-unroll1 and deltakv-radix: DeltaKV with the rows kernel one element pair at a time, with the
-     * top-k by a radix select.
+     * reuse off; deltakv-unroll1 and deltakv-unroll4: DeltaKV with the rows kernel one element pair at a time (the
+     * default since patch 0050), four at a time; deltakv-sort: the selection's top-k by a full sort instead of the
+     * radix select.
      */
     static final List<String> ALL_CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv-reference", "deltakv-noreuse",
-            "deltakv-unroll1", "deltakv-radix", "deltakv");
+            "deltakv-unroll1", "deltakv-unroll4", "deltakv-sort", "deltakv");
     static final int[] DEPTHS = {32768, 131072};
 
     private SpeedReport() {
@@ -48,9 +49,10 @@ public final class SpeedReport {
                 .append("over all steps counts that step and steady tokens/s is 1000 / p50). `deltakv-reference`: DeltaKV ")
                 .append("with the reference composition of ggml ops instead of the fused reconstruction kernel ")
                 .append("(`LLAMA_DELTAKV_RECON_REFERENCE=1`); `deltakv-noreuse`: DeltaKV with llama.cpp's graph reuse off ")
-                .append("(`LLAMA_GRAPH_REUSE_DISABLE=1`); `deltakv-unroll1`: the rows kernel one element pair at a time ")
-                .append("(`LLAMA_DELTAKV_ROWS_UNROLL=1`); `deltakv-radix`: the top-k by a radix select ")
-                .append("(`GGML_CUDA_TOP_K_RADIX=1`). Batch: the most sequences whose KV fits in the memory budget ")
+                .append("(`LLAMA_GRAPH_REUSE_DISABLE=1`); `deltakv-unroll1` / `deltakv-unroll4`: the rows kernel one / four ")
+                .append("element pairs at a time (`LLAMA_DELTAKV_ROWS_UNROLL`; one is the default since patch 0050, ")
+                .append("four before); `deltakv-sort`: the selection's top-k by a full sort instead of the ")
+                .append("radix select (`GGML_CUDA_TOP_K_RADIX=0`). Batch: the most sequences whose KV fits in the memory budget ")
                 .append("of the run (the `budget_gib` line of each file), 64 steps, tokens/s over all sequences, over all ")
                 .append("steps (the first compresses every sequence's prompt) and steady (sequences x 1000 / step p50). ")
                 .append("Model: `deltakv-random-model --preset MODEL` (F16 weights) with a random compressor at the paper's ")
@@ -186,7 +188,8 @@ public final class SpeedReport {
         Map<String, Color> colors = Map.of("f16", new Color(31, 119, 180), "q8_0", new Color(255, 127, 14),
                 "q4_0", new Color(44, 160, 44), "deltakv-reference", new Color(230, 150, 150),
                 "deltakv-noreuse", new Color(190, 120, 200), "deltakv-unroll1", new Color(140, 86, 75),
-                "deltakv-radix", new Color(127, 127, 127), "deltakv", new Color(214, 39, 40));
+                "deltakv-unroll4", new Color(188, 189, 34), "deltakv-sort", new Color(127, 127, 127),
+                "deltakv", new Color(214, 39, 40));
         int gw = pw / groups.length;
         int bw = (gw - 30) / Math.max(1, configs.size());
         for (int gi = 0; gi < groups.length; gi++) {
