@@ -24,10 +24,9 @@
 # Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-reference is DeltaKV with the
 # reference composition of ggml ops instead of the fused reconstruction op; deltakv-noreuse is DeltaKV with
 # llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1; deltakv-unroll4 with LLAMA_DELTAKV_ROWS_UNROLL=4, the rows
-# kernel four element pairs loaded at a time (the default one; deltakv-unroll1 names the default in older results); deltakv-sort with GGML_CUDA_TOP_K_RADIX=0, the selection's top-k by a full sort
-# instead of the radix select);
-# DELTAKV_BENCH_STEPS decode steps
-# for single (default 512).
+# kernel four element pairs loaded at a time (the default is one; deltakv-unroll1 names it in older results);
+# deltakv-sort with GGML_CUDA_TOP_K_RADIX=0, the selection's top-k by a full sort instead of the radix select);
+# DELTAKV_BENCH_STEPS decode steps for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
 # DELTAKV_BENCH_MODEL: llama31-8b (default) or qwen25-7b, the random model's shape and the paper's compressor for it
 # (DeltaKV spec, table of checkpoints): Llama-3.1-8B: full layers 0,1,2,8,18, latent 512; Qwen2.5-7B: full layers
