@@ -107,25 +107,22 @@ kernels)
   "$bin/deltakv-sidefile" write "$tiny" "$work/random.gguf" --kind random --latent-dim 64 --bits 4 >/dev/null
   "$bin/deltakv-sidefile" write "$tiny" "$work/swiglu.gguf" --kind random --encoder swiglu --latent-dim 64 --ff 96 \
     >/dev/null
-  echo "== deltakv-graph-test on CUDA0" | tee "$out/kernels.txt"
-  "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 | tee -a "$out/kernels.txt" \
-    | tail -6 || true
-  echo "== deltakv-memory-test, all layers on the GPU" | tee -a "$out/kernels.txt"
-  "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt "$work/identity.gguf" \
-    "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" | tail -4 || true
-  # the variants the benchmark times: the rows kernel one pair at a time; the top-k by a full sort (the same checks)
-  echo "== the same with LLAMA_DELTAKV_ROWS_UNROLL=4" | tee -a "$out/kernels.txt"
-  LLAMA_DELTAKV_ROWS_UNROLL=4 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
-    | tee -a "$out/kernels.txt" | tail -3 || true
-  LLAMA_DELTAKV_ROWS_UNROLL=4 "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
-    "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
-    | tail -4 || true
-  echo "== the same with GGML_CUDA_TOP_K_RADIX=0" | tee -a "$out/kernels.txt"
-  GGML_CUDA_TOP_K_RADIX=0 "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
-    | tee -a "$out/kernels.txt" | tail -3 || true
-  GGML_CUDA_TOP_K_RADIX=0 "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
-    "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
-    | tail -4 || true
+  # the graph test and the memory test on the GPU, in the environment given (VAR=VALUE ...), into kernels.txt
+  gpu_checks() {
+    echo "== deltakv-graph-test on CUDA0${1:+, with $*}" | tee -a "$out/kernels.txt"
+    env "$@" "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
+      | tee -a "$out/kernels.txt" | tail -3 || true
+    echo "== deltakv-memory-test, all layers on the GPU${1:+, with $*}" | tee -a "$out/kernels.txt"
+    env "$@" "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
+      "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
+      | tail -4 || true
+  }
+  : >"$out/kernels.txt"
+  gpu_checks
+  # the variants the benchmark times (deltakv-unroll4: four pairs a thread in the rows kernel; deltakv-sort: the
+  # top-k by a full sort)
+  gpu_checks LLAMA_DELTAKV_ROWS_UNROLL=4
+  gpu_checks GGML_CUDA_TOP_K_RADIX=0
   ;;
 single)
   depth=${3:?DEPTH}
