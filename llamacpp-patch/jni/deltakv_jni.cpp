@@ -209,7 +209,7 @@ JNIEXPORT jstring JNI_FN(parseChatAnswer)(JNIEnv * env, jclass, jlong call, jbyt
 }
 
 // deltakv_path: "" or null = stock KV cache; deltakv_settings: {n_sink, n_recent, n_neighbors, center_stride,
-// top_k, latent_bits}, negative = the side file's value; full_layers: null = the side file's; kv_type: the ggml
+// top_k, latent_bits, compress_layers_per_step}, negative = the side file's value (the default); full_layers: null = the side file's; kv_type: the ggml
 // type of the cache's K and V (F16, Q8_0, Q4_0, ...)
 JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
                                    jint flash_attn, jstring deltakv_path, jintArray deltakv_settings,
@@ -220,15 +220,16 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
     if (deltakv_path != nullptr) {
         dk.path = jstring_to_utf8(env, deltakv_path);
     }
-    if (deltakv_settings != nullptr && env->GetArrayLength(deltakv_settings) == 6) {
-        jint v[6];
-        env->GetIntArrayRegion(deltakv_settings, 0, 6, v);
-        dk.params.n_sink        = v[0];
-        dk.params.n_recent      = v[1];
-        dk.params.n_neighbors   = v[2];
-        dk.params.center_stride = v[3];
-        dk.params.top_k         = v[4];
-        dk.params.latent_bits   = v[5];
+    if (deltakv_settings != nullptr && env->GetArrayLength(deltakv_settings) == 7) {
+        jint v[7];
+        env->GetIntArrayRegion(deltakv_settings, 0, 7, v);
+        dk.params.n_sink                   = v[0];
+        dk.params.n_recent                 = v[1];
+        dk.params.n_neighbors              = v[2];
+        dk.params.center_stride            = v[3];
+        dk.params.top_k                    = v[4];
+        dk.params.latent_bits              = v[5];
+        dk.params.compress_layers_per_step = v[6];
     }
     if (full_layers != nullptr) {
         dk.full_layers.resize(env->GetArrayLength(full_layers));

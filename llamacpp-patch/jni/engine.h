@@ -3,6 +3,7 @@
 #pragma once
 
 #include "llama.h"
+#include "llama-deltakv.h"
 
 #include <atomic>
 #include <cstdint>

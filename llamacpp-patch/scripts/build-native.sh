@@ -4,16 +4,19 @@
 # usage: build-native.sh cpu|cuda OUT_DIR
 #
 #   1. fetch-llama.sh: the pinned, verified llama.cpp source
-#   2. apply patches/*.patch with git am into a tree keyed by commit + patch-series hash (+ our CUDA kernels,
-#      ../kernels/src/main/cuda, copied into its ggml/src/ggml-cuda/)
-#   3. configure and build (CMake) in a folder keyed by that tree + variant + flags;
-#      our JNI and superbuild sources are synced in, so a JNI change rebuilds only the JNI
-#   4. copy the shared libraries, natives.list (load order) and BUILD-INFO into OUT_DIR
+#   2. apply the hook patches (patches/*.patch) with git am into a tree keyed by commit + patches hash
+#   3. copy the DeltaKV sources into that tree: llama.cpp/ at the same paths (src/, include/, ggml/, common/), the
+#      CUDA kernels of ../kernels/src/main/cuda into ggml/src/ggml-cuda/; synced by content, so a change to one of
+#      them rebuilds only what depends on it
+#   4. configure and build (CMake) in a folder keyed by that tree + variant + flags;
+#      our JNI and superbuild sources are synced in the same way
+#   5. copy the shared libraries, natives.list (load order) and BUILD-INFO into OUT_DIR
 #
 # Environment: DELTAKV_CACHE (cache root), DELTAKV_JOBS (parallel jobs, default nproc),
 # DELTAKV_CUDA_ARCHS (default 90), DELTAKV_CMAKE_ARGS (extra configure flags, part of the key),
 # DELTAKV_LLAMA_BUNDLE (use this git bundle instead of npm, for machines without the registry),
-# DELTAKV_PATCHES_DIR (default patches/; an empty folder builds stock llama.cpp, the bit-identity reference).
+# DELTAKV_PATCHES_DIR (default patches/; an empty folder builds stock llama.cpp, the bit-identity reference: no
+# patches, no DeltaKV sources).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=common.sh
@@ -28,15 +31,26 @@ flock 9 # one native build at a time per cache
 
 src=$("$here/scripts/fetch-llama.sh")
 
-# --- patched tree, keyed by commit + patch series ---------------------------------------------
+# --- the DeltaKV sources: hook patches, plain files copied into the tree, CUDA kernels ---------------------------
 patches_dir=${DELTAKV_PATCHES_DIR:-$here/patches}
 patches=("$patches_dir"/*.patch)
 [ -e "${patches[0]}" ] || patches=()
-# our CUDA kernels (kernels/src/main/cuda) go into the tree's ggml-cuda, next to the ops the patches wire them to
-kernels_dir=${DELTAKV_KERNELS_DIR:-$here/../kernels/src/main/cuda}
-kernels=("$kernels_dir"/*.cu "$kernels_dir"/*.cuh)
-[ -e "${kernels[0]}" ] && [ ${#patches[@]} -gt 0 ] || kernels=() # stock llama.cpp (no patches) gets none
-patch_hash=$(cat /dev/null "${patches[@]}" "${kernels[@]}" | sha256sum | cut -c1-16)
+# plain files: llama.cpp/ mirrors the tree's layout; the CUDA kernels go into the tree's ggml-cuda
+overlay=() # pairs "source destination" relative to the tree
+if [ ${#patches[@]} -gt 0 ]; then # stock llama.cpp (no patches) gets none
+  while read -r f; do overlay+=("$here/llama.cpp/$f" "$f"); done < <(cd "$here/llama.cpp" && find . -type f | sed 's|^\./||' | sort)
+  kernels_dir=${DELTAKV_KERNELS_DIR:-$here/../kernels/src/main/cuda}
+  for f in "$kernels_dir"/*.cu "$kernels_dir"/*.cuh; do
+    [ -e "$f" ] && overlay+=("$f" "ggml/src/ggml-cuda/$(basename "$f")")
+  done
+fi
+for ((i = 1; i < ${#overlay[@]}; i += 2)); do
+  [ ! -e "$src/${overlay[i]}" ] || die "${overlay[i]} is a llama.cpp file: the DeltaKV sources only add files (hooks go in patches)"
+done
+patch_hash=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
+# what the built libraries come from: patches, then each copied file's path and content
+sources_hash=$( { cat /dev/null "${patches[@]}"; for ((i = 0; i < ${#overlay[@]}; i += 2)); do
+  echo "${overlay[i+1]}"; cat "${overlay[i]}"; done; } | sha256sum | cut -c1-16)
 tree_key="${LLAMA_COMMIT:0:12}-$patch_hash"
 work="$DELTAKV_CACHE/work/$tree_key"
 
@@ -49,8 +63,8 @@ if [ "$variant" = cuda ] && [ -n "${DELTAKV_CUDA_BACKEND:-}" ]; then
   cuda_backend=$DELTAKV_CUDA_BACKEND
   [ -f "$cuda_backend/libggml-cuda.so" ] && [ -f "$cuda_backend/BUILD-INFO" ] \
     || die "DELTAKV_CUDA_BACKEND=$cuda_backend holds no libggml-cuda.so + BUILD-INFO"
-  grep -qx "llama.commit=$LLAMA_COMMIT" "$cuda_backend/BUILD-INFO" && grep -qx "patch.series=$patch_hash" "$cuda_backend/BUILD-INFO" \
-    || die "the CUDA backend in $cuda_backend was built from other sources (its BUILD-INFO: $(grep -E '^(llama.commit|patch.series)=' "$cuda_backend/BUILD-INFO" | tr '\n' ' '); here: $LLAMA_COMMIT $patch_hash)"
+  grep -qx "llama.commit=$LLAMA_COMMIT" "$cuda_backend/BUILD-INFO" && grep -qx "deltakv.sources=$sources_hash" "$cuda_backend/BUILD-INFO" \
+    || die "the CUDA backend in $cuda_backend was built from other sources (its BUILD-INFO: $(grep -E '^(llama.commit|deltakv.sources)=' "$cuda_backend/BUILD-INFO" | tr '\n' ' '); here: $LLAMA_COMMIT $sources_hash)"
   log "CUDA variant: this machine's CPU build + the CUDA backend from $cuda_backend"
   variant=cpu
 fi
@@ -66,7 +80,6 @@ if [ ! -f "$work/llama.cpp/.deltakv-patched" ]; then
       die "patch $(basename "$p") does not apply to llama.cpp $LLAMA_COMMIT"
     fi
   done
-  [ ${#kernels[@]} -eq 0 ] || cp "${kernels[@]}" "$tmp/llama.cpp/ggml/src/ggml-cuda/"
   touch "$tmp/llama.cpp/.deltakv-patched"
   mkdir -p "$work"
   rm -rf "$work/llama.cpp"
@@ -82,6 +95,17 @@ find "$DELTAKV_CACHE/work" -mindepth 1 -maxdepth 1 -type d -mtime +14 ! -name "$
 sync_file() { # sync_file SRC DST
   if ! cmp -s "$1" "$2"; then mkdir -p "$(dirname "$2")"; cp "$1" "$2"; fi
 }
+# the DeltaKV sources into the tree; those copied by an earlier build and gone since are removed
+manifest="$work/llama.cpp/.deltakv-sources"
+for ((i = 0; i < ${#overlay[@]}; i += 2)); do sync_file "${overlay[i]}" "$work/llama.cpp/${overlay[i+1]}"; done
+if [ -f "$manifest" ]; then
+  while read -r f; do
+    keep=false
+    for ((i = 1; i < ${#overlay[@]}; i += 2)); do [ "${overlay[i]}" = "$f" ] && keep=true && break; done
+    $keep || rm -f "$work/llama.cpp/$f"
+  done <"$manifest"
+fi
+for ((i = 1; i < ${#overlay[@]}; i += 2)); do echo "${overlay[i]}"; done >"$manifest"
 sync_file "$here/CMakeLists.txt" "$work/superbuild/CMakeLists.txt"
 (cd "$here" && find jni tools compat -type f) | while read -r f; do sync_file "$here/$f" "$work/superbuild/$f"; done
 # drop files that were removed from jni/, tools/ and compat/
@@ -104,7 +128,9 @@ else
 fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-flags_hash=$(printf '%s\n' "$variant" "${flags[@]}" "${generator[@]}" | sha256sum | cut -c1-12)
+# the copied files' names are part of the key: CMake finds ggml-cuda's kernels by a glob when it configures
+flags_hash=$( { printf '%s\n' "$variant" "${flags[@]}" "${generator[@]}"; for ((i = 1; i < ${#overlay[@]}; i += 2)); do
+  echo "${overlay[i]}"; done; } | sha256sum | cut -c1-12)
 build="$work/build-$variant-$flags_hash"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -141,7 +167,7 @@ cp -L "$build"/bin/lib*.so "$out/"
 } >"$out/natives.list"
 {
   echo "llama.commit=$LLAMA_COMMIT"
-  echo "patch.series=$patch_hash"
+  echo "deltakv.sources=$sources_hash"
   if [ -n "$cuda_backend" ]; then echo "variant=cuda"; else echo "variant=$variant"; fi
   echo "flags=${flags[*]}"
   [ -z "$cuda_backend" ] || sed -n 's/^flags=/cuda.backend.flags=/p' "$cuda_backend/BUILD-INFO"

@@ -21,12 +21,8 @@
 #                                                sequences whose KV fits in GIB GiB (per-sequence bytes from the
 #                                                single run)
 # Every measure lands in OUT_DIR/speed-<phase>-<depth>-<config>.txt as key=value lines.
-# Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-reference is DeltaKV with the
-# reference composition of ggml ops instead of the fused reconstruction op; deltakv-noreuse is DeltaKV with
-# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1; deltakv-unroll4 with LLAMA_DELTAKV_ROWS_UNROLL=4, the rows
-# kernel four element pairs loaded at a time (the default is one; deltakv-unroll1 names it in older results);
-# deltakv-sort with GGML_CUDA_TOP_K_RADIX=0, the selection's top-k by a full sort instead of the radix select);
-# DELTAKV_BENCH_STEPS decode steps for single (default 512).
+# Configurations: f16 q8_0 q4_0 deltakv (DELTAKV_BENCH_CONFIGS to choose; deltakv-noreuse is DeltaKV with
+# llama.cpp's graph reuse off, LLAMA_GRAPH_REUSE_DISABLE=1); DELTAKV_BENCH_STEPS decode steps for single (default 512).
 #   needs DELTAKV_LLAMA_BUNDLE (the verified git bundle) and DELTAKV_CMAKE_ARGS=-DJNI_INCLUDE_DIR=<jdk>/include
 # DELTAKV_BENCH_MODEL: llama31-8b (default) or qwen25-7b, the random model's shape and the paper's compressor for it
 # (DeltaKV spec, table of checkpoints): Llama-3.1-8B: full layers 0,1,2,8,18, latent 512; Qwen2.5-7B: full layers
@@ -62,14 +58,10 @@ run_config() { # run_config CONFIG ARGS... : the speed bench for one configurati
   shift
   local bin
   bin=$(cat "$work/bin-dir")
-  local variant=() # a DeltaKV variant is DeltaKV with one switch in the environment
+  local variant=() # DeltaKV with llama.cpp's graph reuse off: its own switch in the environment
   case "$config" in
     deltakv)           ;;
     deltakv-noreuse)   variant=(LLAMA_GRAPH_REUSE_DISABLE=1) ;;
-    deltakv-reference) variant=(LLAMA_DELTAKV_RECON_REFERENCE=1) ;;
-    deltakv-unroll1)   variant=(LLAMA_DELTAKV_ROWS_UNROLL=1) ;;
-    deltakv-unroll4)   variant=(LLAMA_DELTAKV_ROWS_UNROLL=4) ;;
-    deltakv-sort)      variant=(GGML_CUDA_TOP_K_RADIX=0) ;;
     *)                 "$bin/deltakv-speed-bench" "$model" --kv "$config" "$@"; return ;;
   esac
   env "${variant[@]}" "$bin/deltakv-speed-bench" "$model" --deltakv "${model%.gguf}.deltakv.gguf" "$@"
@@ -107,22 +99,14 @@ kernels)
   "$bin/deltakv-sidefile" write "$tiny" "$work/random.gguf" --kind random --latent-dim 64 --bits 4 >/dev/null
   "$bin/deltakv-sidefile" write "$tiny" "$work/swiglu.gguf" --kind random --encoder swiglu --latent-dim 64 --ff 96 \
     >/dev/null
-  # the graph test and the memory test on the GPU, in the environment given (VAR=VALUE ...), into kernels.txt
-  gpu_checks() {
-    echo "== deltakv-graph-test on CUDA0${1:+, with $*}" | tee -a "$out/kernels.txt"
-    env "$@" "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
-      | tee -a "$out/kernels.txt" | tail -3 || true
-    echo "== deltakv-memory-test, all layers on the GPU${1:+, with $*}" | tee -a "$out/kernels.txt"
-    env "$@" "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
-      "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
-      | tail -4 || true
-  }
-  : >"$out/kernels.txt"
-  gpu_checks
-  # the variants the benchmark times (deltakv-unroll4: four pairs a thread in the rows kernel; deltakv-sort: the
-  # top-k by a full sort)
-  gpu_checks LLAMA_DELTAKV_ROWS_UNROLL=4
-  gpu_checks GGML_CUDA_TOP_K_RADIX=0
+  # the graph test and the memory test on the GPU, into kernels.txt
+  echo "== deltakv-graph-test on CUDA0" | tee "$out/kernels.txt"
+  "$bin/deltakv-graph-test" "$tiny" "$work/identity.gguf" "$work/swiglu.gguf" gpu 2>&1 \
+    | tee -a "$out/kernels.txt" | tail -3 || true
+  echo "== deltakv-memory-test, all layers on the GPU" | tee -a "$out/kernels.txt"
+  "$bin/deltakv-memory-test" "$tiny" integration-tests/src/test/resources/moby-dick-excerpt.txt \
+    "$work/identity.gguf" "$work/random.gguf" --gpu 99 2>&1 | grep -v 'control-looking' | tee -a "$out/kernels.txt" \
+    | tail -4 || true
   ;;
 single)
   depth=${3:?DEPTH}

@@ -8,6 +8,8 @@
 // the same. Prints "key=value" lines: steps, mean_kl, max_kl, top1_agreement.
 #include "tool_common.h"
 
+#include "llama-deltakv.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

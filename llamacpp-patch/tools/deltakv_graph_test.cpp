@@ -1,12 +1,14 @@
-// deltakv-graph-test: the DeltaKV compressor graph builders (patch 0004) and the fused reconstruction op
-// (patch 0009) on the CPU backend against plain C++ of the same formulas (spec 4.2, 5.2, 5.4), with a side
+// deltakv-graph-test: the DeltaKV compressor graph builders and the fused reconstruction op
+// on the CPU backend against plain C++ of the same formulas (spec 4.2, 5.2, 5.4), with a side
 // file's real layer weights.
 //
 // usage: deltakv-graph-test MODEL IDENTITY_SIDE_FILE SWIGLU_SIDE_FILE [gpu]
 // With "gpu" the weights and the graphs go to the first GPU (CUDA build) instead of the CPU.
 // Prints one line per check; exits 1 if any check fails.
-#include "llama-deltakv-graph.h"
-#include "llama-deltakv-plan.h"
+#include "llama-deltakv-compressor.h"
+#include "llama-deltakv-planner.h"
+
+#include "ggml-deltakv.h"
 
 #include "ggml-alloc.h"
 #include "ggml-backend.h"
@@ -327,7 +329,7 @@ int main(int argc, char ** argv) {
         check(max_abs_diff(x_back, xb) <= tol * max_abs(xb), "identity compressor: the block rebuilt from latents and ids is the block");
     }
 
-    // the fused reconstruction (GGML_OP_DELTAKV_RECON, patch 0009) against plain C++ and against the reference
+    // the fused reconstruction (GGML_OP_DELTAKV_RECON) against plain C++ and against the reference
     // composition of ggml ops it replaces at decode: F16 exact rows, k = 4 references, some tokens centers
     {
         const int64_t dim = 96, n_refs = 30, n = 40, kk = 4;
@@ -381,7 +383,7 @@ int main(int argc, char ** argv) {
               "fused reconstruction equals the composition of ggml ops it replaces");
     }
 
-    // the rows a DeltaKV layer attends (GGML_OP_DELTAKV_ROWS, patch 0016) against the composition of ggml ops it
+    // the rows a DeltaKV layer attends (GGML_OP_DELTAKV_ROWS) against the composition of ggml ops it
     // replaces: exact rows gathered, rebuilt rows after them, per token, K rotated by ggml_rope_ext, cast to F16
     for (const int mode : {GGML_ROPE_TYPE_NORMAL, GGML_ROPE_TYPE_NEOX}) {
         const bool neox = mode == GGML_ROPE_TYPE_NEOX;
@@ -454,9 +456,9 @@ int main(int argc, char ** argv) {
               std::string("attended rows (") + (neox ? "NeoX" : "normal") + "): V equals the composition");
     }
 
-    // the rows op rebuilding its compressed tokens itself (ggml_deltakv_rows_recon, patch 0024) against the fused
+    // the rows op rebuilding its compressed tokens itself (ggml_deltakv_rows_recon) against the fused
     // reconstruction followed by the rows op: residual + mean of 4 references, every fifth a center served exactly;
-    // and with the ids read in place from a store through slots (ggml_deltakv_rows_recon_slots, patch 0041). NeoX
+    // and with the ids read in place from a store through slots (ggml_deltakv_rows_recon_slots). NeoX
     // and normal RoPE pairs (the CUDA kernel moves a normal pair in one load)
     for (const int mode : {GGML_ROPE_TYPE_NEOX, 0}) {
         const int64_t head_dim = 8, n_head_kv = 2, kv_dim = 2 * head_dim * n_head_kv;
@@ -529,7 +531,7 @@ int main(int argc, char ** argv) {
               "given the ids" + pairs);
     }
 
-    // latents gathered in the decoder's type (ggml_get_rows_as, patch 0045): the rows of a Q4_1 store written as BF16
+    // latents gathered in the decoder's type (ggml_get_rows_as): the rows of a Q4_1 store written as BF16
     // and as F16 equal the F32 gather cast to those types, and a BF16 decoder's product of the BF16 gather equals its
     // product of the F32 gather (which it converts to BF16 itself: on the CPU the same values, so bit-equal)
     {
@@ -565,8 +567,8 @@ int main(int argc, char ** argv) {
               "a BF16 decoder's product of the BF16 gather: equal to its product of the F32 gather");
     }
 
-    // the top-k of the selection over long rows (ggml_top_k_deterministic; on CUDA the radix select of patch 0050,
-    // GGML_CUDA_TOP_K_RADIX=0 a full sort): the same set of k indices as a sort on the host (distinct scores, some
+    // the top-k of the selection over long rows (ggml_top_k_deterministic; on CUDA a radix select): the same set of k
+    // indices as a sort on the host (distinct scores, some
     // -inf as masked candidates are). On the GPU also: the indices in ascending order, and where fewer than k scores
     // are finite (the last row), the -inf ones taken in index order, so that every run chooses the same
     {
@@ -579,8 +581,7 @@ int main(int argc, char ** argv) {
             const bool masked = r == rows - 1 ? c % 13 >= 1 || c / 13 >= n_finite_last : i % 7 == 3;
             sv[i] = masked ? -INFINITY : ud(rng) + (float) c * 1e-9f;
         }
-        const char * radix = getenv("GGML_CUDA_TOP_K_RADIX");
-        const bool ordered = gpu && (radix == nullptr || atoi(radix) != 0);
+        const bool ordered = gpu;
         graph_run g(backend);
         ggml_tensor * sc  = g.input(GGML_TYPE_F32, n, rows);
         ggml_tensor * top = ggml_top_k_deterministic(g.ctx, sc, (int) k);
@@ -611,7 +612,7 @@ int main(int argc, char ** argv) {
         }
     }
 
-    // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE, patch 0019) against the composition of ggml ops
+    // the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE) against the composition of ggml ops
     // it replaces: candidates' K gathered, q . k per head, scaled, masked, softmax, maximum over heads, plus the mask.
     // One token scoring every cell in place (some masked), and a batch of tokens each with its own candidate list;
     // more candidates than one block of the CUDA kernels takes. Small heads (CUDA: a lane a head), and Llama-3.1-8B's
@@ -676,7 +677,7 @@ int main(int argc, char ** argv) {
               "): the maximum over heads of each head's softmax, as the composition");
     }
 
-    // each block token's nearest references (GGML_OP_DELTAKV_NEAREST, patch 0022) against the composition of ggml ops
+    // each block token's nearest references (GGML_OP_DELTAKV_NEAREST) against the composition of ggml ops
     // it replaces: 2 dot - norms, the prefix mask, a top-k sort of each row
     {
         const int64_t n_ref = 700, n = 40, kv_dim = 24;
@@ -726,7 +727,7 @@ int main(int argc, char ** argv) {
               "top-k sort, all visible, the nearest first (700 references, 40 tokens)");
     }
 
-    // the full layers' mask from each cell's sequence and position (GGML_OP_DELTAKV_MASK, patch 0031) against the
+    // the full layers' mask from each cell's sequence and position (GGML_OP_DELTAKV_MASK) against the
     // rule it follows, written as F32 and as F16 (as flash attention reads it)
     {
         const int64_t n_kv = 1000, n = 6;

@@ -7,6 +7,8 @@
 // --fill N it then decodes N random tokens as one prompt and one more step into a DeltaKV context and
 // reports the bytes those tokens use, by class. Prints one "key=value" line per measure.
 #include "tool_common.h"
+
+#include "llama-deltakv.h"
 #include "tool_kv_bytes.h"
 
 #include <cstdio>

@@ -7,13 +7,16 @@
 // numbers; the exit code is the number of failures.
 //
 //   identity-*    logits of a compressed run against the stock cache on the same prompt and greedy steps
-//                 (reconstruct-all, top-k = everything, a prompt in several calls, flash attention on/off)
+//                 (reconstruct-all, top-k = everything, a prompt in several calls, the reference compositions of
+//                 ggml ops instead of the fused DeltaKV ops, flash attention on/off)
 //   random-*      a random compressor at --ctx tokens, its int4 latents and the same as int8 (-int8): generation
 //                 runs, statistics match the spec's rule counted by hand, memory ratio by hand
 //   seq-*         seq_rm inside the recent window and in compressed history, seq_cp, two sequences in one
 //                 batch, state save/restore, an unsupported context refused
 //   batch-*       sequences of different lengths decoded in one batch against each run alone
 #include "tool_common.h"
+
+#include "llama-deltakv-side-file.h" // llama_deltakv_test_params
 
 #include <algorithm>
 #include <cmath>
@@ -35,7 +38,8 @@ static void report(bool ok, const std::string & name, const std::string & detail
 
 struct run_config {
     const char * sidefile        = nullptr; // nullptr: stock memory
-    bool         reconstruct_all = false;
+    llama_deltakv_test_params test;
+    int32_t      compress_layers = -1;      // llama_deltakv_params.compress_layers_per_step
     int32_t      top_k           = -1;
     int32_t      latent_bits     = -1;
     uint32_t     n_ctx           = 4096;
@@ -59,13 +63,14 @@ struct run_context {
 static bool open_run(llama_model * model, const run_config & cfg, run_context & rc) {
     if (cfg.sidefile != nullptr) {
         llama_deltakv_params dp = llama_deltakv_default_params();
-        dp.reconstruct_all = cfg.reconstruct_all;
-        dp.top_k           = cfg.top_k;
-        dp.latent_bits     = cfg.latent_bits;
+        dp.top_k                    = cfg.top_k;
+        dp.latent_bits              = cfg.latent_bits;
+        dp.compress_layers_per_step = cfg.compress_layers;
         rc.dkv = llama_deltakv_load(model, cfg.sidefile, dp);
         if (rc.dkv == nullptr) {
             return false;
         }
+        llama_deltakv_set_test_params(rc.dkv, cfg.test);
     }
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx           = cfg.n_ctx;
@@ -271,18 +276,20 @@ int main(int argc, char ** argv) {
                 continue;
             }
         }
-        struct variant { std::string name; bool all; int32_t top_k; int32_t chunk; };
+        struct variant { std::string name; bool all; bool reference_ops; int32_t top_k; int32_t chunk; };
         const variant variants[] = {
-            {"identity-reconstruct-all-" + tag, true,  -1,      4096},
-            {"identity-topk-everything-" + tag, false, 1 << 20, 4096},
-            {"identity-prompt-in-calls-" + tag, false, 1 << 20, 600},
+            {"identity-reconstruct-all-" + tag, true,  false, -1,      4096},
+            {"identity-topk-everything-" + tag, false, false, 1 << 20, 4096},
+            {"identity-prompt-in-calls-" + tag, false, false, 1 << 20, 600},
+            {"identity-reference-ops-" + tag,   false, true,  1 << 20, 600},
         };
         for (const auto & v : variants) {
             run_config cfg;
-            cfg.sidefile        = identity;
-            cfg.reconstruct_all = v.all;
-            cfg.top_k           = v.top_k;
-            cfg.flash_attn      = fa;
+            cfg.sidefile             = identity;
+            cfg.test.reconstruct_all = v.all;
+            cfg.test.reference_ops   = v.reference_ops;
+            cfg.top_k                = v.top_k;
+            cfg.flash_attn           = fa;
             run_context rc;
             std::vector<std::vector<float>> got;
             if (!open_run(model, cfg, rc) || !run_script(rc.ctx, p1, v.chunk, n_gen, n_vocab, got, nullptr, &forced)) {
@@ -328,9 +335,8 @@ int main(int argc, char ** argv) {
                std::to_string(n_reused) + " decode graphs reused");
     }
 
-    // --- a decode block compressed one DeltaKV layer a step (LLAMA_DELTAKV_COMPRESS_LAYERS=1, the default): it
-    //     stays raw until its last layer is done, DeltaKV layers - 1 steps after the step that compresses it at once
-    //     (=0); the same logits as the stock cache with the identity compressor; a removal while a block is under
+    // --- a decode block compressed one DeltaKV layer a step (compress_layers_per_step 1, the default): it stays raw
+    //     until its last layer is done, DeltaKV layers - 1 steps after the step that compresses it at once (0); the same logits as the stock cache with the identity compressor; a removal while a block is under
     //     way frees the slots it had taken, and the block is compressed again afterwards -------------------------
     {
         run_config cfg;
@@ -351,11 +357,12 @@ int main(int argc, char ** argv) {
         }
         int32_t n_dkv = 0;
         // per step: compressed tokens and latent bytes after it; logits
-        auto run_steps = [&](const char * layers, std::vector<llama_deltakv_stats> & st,
+        auto run_steps = [&](int32_t layers, std::vector<llama_deltakv_stats> & st,
                              std::vector<std::vector<float>> & out) {
-            setenv("LLAMA_DELTAKV_COMPRESS_LAYERS", layers, 1);
+            run_config c = cfg;
+            c.compress_layers = layers;
             run_context rc;
-            bool r = open_run(model, cfg, rc) && tool_decode(rc.ctx, p, 0);
+            bool r = open_run(model, c, rc) && tool_decode(rc.ctx, p, 0);
             if (r) {
                 n_dkv = 0;
                 for (int32_t il = 0; il < llama_model_n_layer(model); ++il) {
@@ -370,12 +377,11 @@ int main(int argc, char ** argv) {
                     st.push_back(stats_of(rc.ctx));
                 }
             }
-            unsetenv("LLAMA_DELTAKV_COMPRESS_LAYERS");
             return r;
         };
         std::vector<llama_deltakv_stats> at_once, spread;
         std::vector<std::vector<float>> l_once, l_spread;
-        ok = ok && run_steps("0", at_once, l_once) && run_steps("1", spread, l_spread);
+        ok = ok && run_steps(0, at_once, l_once) && run_steps(1, spread, l_spread);
 
         // the step of each decode compression at once, and the same compression spread
         const int32_t lag = n_dkv - 1;
@@ -406,7 +412,6 @@ int main(int argc, char ** argv) {
         int32_t comp_end = -1;
         if (edit_ok) {
             const int32_t t0 = blocks[0]; // the block's first layer is encoded in this step's call
-            setenv("LLAMA_DELTAKV_COMPRESS_LAYERS", "1", 1);
             run_context rc;
             edit_ok = open_run(model, cfg, rc) && tool_decode(rc.ctx, p, 0);
             for (int32_t t = 0; t <= t0 && edit_ok; ++t) {
@@ -428,17 +433,16 @@ int main(int argc, char ** argv) {
             const int32_t expect_before = spread[t0 + n_dkv - 2].n_compressed; // still raw one step before
             edit_ok = edit_ok && lat_during > lat_before && lat_after == lat_before &&
                       comp_end == at_once[t0].n_compressed && comp_end > expect_before;
-            unsetenv("LLAMA_DELTAKV_COMPRESS_LAYERS");
         }
         report(edit_ok, "compress-spread-seq-rm", "latent bytes " + std::to_string(lat_before) + " before the block, " +
                std::to_string(lat_during) + " with its first layer, " + std::to_string(lat_after) +
                " after the removal; compressed " + std::to_string(comp_end) + " once the block was done again");
     }
 
-    // --- a switch that must not change what is computed: latents and logits of a run with `env` set to `value`
-    //     against a run without it, with a random compressor (its latents depend on which references each token
+    // --- a test switch that must not change what is computed: latents and logits of a run with the switches `variant`
+    //     against a run with the defaults, with a random compressor (its latents depend on which references each token
     //     takes), over a prompt and 300 steps of decode blocks ------------------------------------------------
-    auto same_without = [&](const char * name, const char * env, const char * value, const std::string & what) {
+    auto same_without = [&](const char * name, const llama_deltakv_test_params & variant, const std::string & what) {
         run_config cfg;
         cfg.sidefile = random;
         cfg.n_ctx    = 2048;
@@ -450,13 +454,13 @@ int main(int argc, char ** argv) {
         int32_t n_comp[2] = {0, 0}, n_prompt_comp = 0;
         bool ok = true;
         for (int v = 0; v < 2 && ok; ++v) {
+            run_config c = cfg;
             if (v == 0) {
-                setenv(env, value, 1);
+                c.test = variant;
             }
             run_context rc;
-            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, 4096, steps, n_vocab, logits[v], v == 0 ? &gen : nullptr,
-                                                         v == 0 ? nullptr : &gen);
-            unsetenv(env);
+            ok = open_run(model, c, rc) && run_script(rc.ctx, p, 4096, steps, n_vocab, logits[v], v == 0 ? &gen : nullptr,
+                                                       v == 0 ? nullptr : &gen);
             if (!ok) {
                 break;
             }
@@ -485,12 +489,17 @@ int main(int argc, char ** argv) {
                ", max_rel=" + fmt("%.2e", d.max_rel));
     };
     // a decode block's references padded with invisible copies (stable graph shapes) against the list unpadded
-    same_without("decode-ref-padding", "LLAMA_DELTAKV_REF_PAD", "1", "with and without the padding");
+    llama_deltakv_test_params unpadded;
+    unpadded.ref_pad = 1;
+    same_without("decode-ref-padding", unpadded, "with and without the padding");
     // the warm-up run of a decode block's compression after the prompt's writes nothing
-    same_without("decode-block-warmup", "LLAMA_DELTAKV_WARMUP", "0", "with and without the warm-up");
+    llama_deltakv_test_params no_warmup;
+    no_warmup.warmup = false;
+    same_without("decode-block-warmup", no_warmup, "with and without the warm-up");
     // a commit updates the candidate table's entries of its block's cells only: as a pass over every cell does
-    same_without("cand-table-blocks", "LLAMA_DELTAKV_TABLE_RESCAN", "1",
-                 "with the committed blocks' cells updated and with every cell rescanned");
+    llama_deltakv_test_params rescan;
+    rescan.table_rescan = true;
+    same_without("cand-table-blocks", rescan, "with the committed blocks' cells updated and with every cell rescanned");
 
     // --- compression in tiles: a prompt compressed 512 block rows per graph decodes as with one graph -------
     {
@@ -502,13 +511,13 @@ int main(int argc, char ** argv) {
         const int32_t steps = 8;
         std::vector<std::vector<float>> tiled, whole;
         std::vector<llama_token> gen;
-        setenv("LLAMA_DELTAKV_COMPRESS_TILE", "512", 1);
         bool ok = false;
         {
+            run_config tiles = cfg;
+            tiles.test.compress_tile = 512;
             run_context rc;
-            ok = open_run(model, cfg, rc) && run_script(rc.ctx, p, (int32_t) ctx_8k, steps, n_vocab, tiled, &gen);
+            ok = open_run(model, tiles, rc) && run_script(rc.ctx, p, (int32_t) ctx_8k, steps, n_vocab, tiled, &gen);
         }
-        unsetenv("LLAMA_DELTAKV_COMPRESS_TILE");
         llama_deltakv_stats st{};
         if (ok) {
             run_context rc;

@@ -1,7 +1,7 @@
-// deltakv-plan-test: the DeltaKV planner (patch 0003) against the rules and worked examples of the
+// deltakv-plan-test: the DeltaKV planner against the rules and worked examples of the
 // DeltaKV spec (3.2, 4.1, 6.1-6.4, 7), and the memory accounting at the paper's settings.
 // Prints one line per check; exits 1 if any check fails.
-#include "llama-deltakv-plan.h"
+#include "llama-deltakv-planner.h"
 
 #include <cstdio>
 #include <string>

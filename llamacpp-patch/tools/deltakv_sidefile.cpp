@@ -12,7 +12,8 @@
 //   deltakv-sidefile int4-selftest             the int4 quantiser against hand-computed answers
 //
 // Side file format: docs/deltakv-side-file.md.
-#include "llama-deltakv.h"
+#include "llama-deltakv-compressor.h"
+#include "llama-deltakv-side-file.h"
 #include "llama-model.h"
 
 #include "ggml.h"

@@ -11,6 +11,8 @@
 // prompt copies). Prints one "key=value" line per measure: prefill seconds and tokens/s, step milliseconds
 // p50 / p99 / max, decode tokens/s over all sequences, the KV bytes allocated and, with DeltaKV, used.
 #include "tool_common.h"
+
+#include "llama-deltakv.h"
 #include "tool_kv_bytes.h"
 
 #include <algorithm>

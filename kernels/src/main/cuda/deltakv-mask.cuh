@@ -1,5 +1,5 @@
 // DeltaKV: a causal attention mask from each KV cell's sequence and position (GGML_OP_DELTAKV_MASK) on CUDA.
-// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; patch 0031 wires it in.
+// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; deltakv.cu dispatches to it.
 #pragma once
 
 #include "common.cuh"

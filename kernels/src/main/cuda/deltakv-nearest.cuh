@@ -1,5 +1,5 @@
 // DeltaKV: each block token's k nearest references (GGML_OP_DELTAKV_NEAREST) on CUDA.
-// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; patch 0022 wires it in.
+// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; deltakv.cu dispatches to it.
 #pragma once
 
 #include "common.cuh"

@@ -1,5 +1,5 @@
 // DeltaKV: the fused reconstruction of compressed tokens (GGML_OP_DELTAKV_RECON) on CUDA.
-// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; patch 0009 wires it in.
+// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; deltakv.cu dispatches to it.
 #pragma once
 
 #include "common.cuh"

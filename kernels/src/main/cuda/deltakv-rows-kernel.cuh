@@ -85,10 +85,6 @@ static __device__ __forceinline__ int32_t deltakv_rows_id(const deltakv_rows_rec
     return rc.ids[i*rc.k + m];
 }
 
-#define DELTAKV_ROWS_UNROLL 1 // element pairs a thread loads before it stores any (the rows op's default: on the
-                              // H200 one pair, 48 registers and 5 blocks an SM, beat four, 60 registers and 4 blocks,
-                              // by 0.1 ms a step at 32K and 128K; LLAMA_DELTAKV_ROWS_UNROLL=4 launches four)
-
 // two elements of a row moved together: a RoPE pair of K (rotated by pair rot's cos and sin), or two adjacent elements
 // RoPE leaves as they are (rot -1); b == a + 1: adjacent, one load and one store
 struct deltakv_rows_pair {
@@ -119,7 +115,7 @@ static __device__ __forceinline__ deltakv_rows_pair deltakv_rows_pair_at(const d
 
 // output row r, by the threads of one block: token t = r / (n_att + n_rec); its j-th row is exact row
 // att_rows[t*n_att + j] for j < n_att, else rebuilt row t*n_rec + j - n_att. Strides in bytes.
-template <typename T, int U = DELTAKV_ROWS_UNROLL>
+template <typename T>
 static __device__ __forceinline__ void deltakv_rows_row(
         const int64_t r, const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec,
         const int32_t * rec_pos, const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec,
@@ -202,39 +198,24 @@ static __device__ __forceinline__ void deltakv_rows_row(
     }
     __syncthreads();
 
-    // the row's element pairs: a thread loads U pairs, then rotates and stores them, so that all of its loads are in
-    // flight together (a store between loads would wait for them: the compiler cannot tell that the output does not
-    // alias the rows it reads); more pairs in flight, more registers a thread
+    // the row's element pairs, one a thread at a time: loaded, rotated (K's RoPE pairs) and stored (one pair in
+    // flight keeps the kernel at 48 registers and 5 blocks an SM; four pairs a thread, 60 registers and 4 blocks, were
+    // 0.1 ms a step slower at 32K and 128K on the H200)
     const int64_t n_embd_k = (int64_t) rp.n_head_kv * rp.head_dim;
     const int64_t n_pairs  = kv_dim / 2;
-    for (int64_t q0 = threadIdx.x; q0 < n_pairs; q0 += U * (int64_t) blockDim.x) {
-        float2 x[U];
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int64_t q = q0 + u * (int64_t) blockDim.x;
-            if (q < n_pairs) {
-                const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
-                x[u] = pr.b == pr.a + 1 ? load2(pr.a) : make_float2(load(pr.a), load(pr.b));
-            }
+    for (int64_t q = threadIdx.x; q < n_pairs; q += blockDim.x) {
+        const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
+        float2 y = pr.b == pr.a + 1 ? load2(pr.a) : make_float2(load(pr.a), load(pr.b));
+        if (pr.rot >= 0) {
+            const float c = cs[2*pr.rot];
+            const float s = cs[2*pr.rot + 1];
+            y = make_float2(y.x*c - y.y*s, y.x*s + y.y*c);
         }
-#pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int64_t q = q0 + u * (int64_t) blockDim.x;
-            if (q < n_pairs) {
-                const deltakv_rows_pair pr = deltakv_rows_pair_at(rp, n_embd_k, q);
-                float2 y = x[u];
-                if (pr.rot >= 0) {
-                    const float c = cs[2*pr.rot];
-                    const float s = cs[2*pr.rot + 1];
-                    y = make_float2(x[u].x*c - x[u].y*s, x[u].x*s + x[u].y*c);
-                }
-                if (pr.b == pr.a + 1) {
-                    *(half2 *) (out + pr.a) = __float22half2_rn(y);
-                } else {
-                    out[pr.a] = __float2half(y.x);
-                    out[pr.b] = __float2half(y.y);
-                }
-            }
+        if (pr.b == pr.a + 1) {
+            *(half2 *) (out + pr.a) = __float22half2_rn(y);
+        } else {
+            out[pr.a] = __float2half(y.x);
+            out[pr.b] = __float2half(y.y);
         }
     }
 }

@@ -6,14 +6,14 @@
 // one block per output row. Launched as ggml-cuda launches its own kernels (programmatic dependent launch where the
 // GPU has it): the next kernel may start launching at once and waits for this one's results where it needs them;
 // this one waits for its inputs before it reads them.
-template <typename T, int U> // U = 1: held to 48 registers, 5 blocks an SM (U = 4: no minimum; 60 registers, 4 blocks)
-static __global__ void __launch_bounds__(256, U == 1 ? 5 : 0) deltakv_rows_kernel(
+template <typename T> // held to 48 registers: 5 blocks an SM
+static __global__ void __launch_bounds__(256, 5) deltakv_rows_kernel(
         const T * exact, const int32_t * att_rows, const int32_t * att_pos, const float * rec, const int32_t * rec_pos,
         const float * freq, half * dst, const int64_t kv_dim, const int n_att, const int n_rec, const size_t nb_exact1,
         const size_t nb_rec1, const size_t nb_dst1, const deltakv_rope_params rp, const deltakv_rows_recon rc) {
     ggml_cuda_pdl_lc();
     ggml_cuda_pdl_sync();
-    deltakv_rows_row<T, U>(blockIdx.x, exact, att_rows, att_pos, rec, rec_pos, freq, dst, kv_dim, n_att, n_rec, nb_exact1,
+    deltakv_rows_row<T>(blockIdx.x, exact, att_rows, att_pos, rec, rec_pos, freq, dst, kv_dim, n_att, n_rec, nb_exact1,
                         nb_rec1, nb_dst1, rp, rc);
 }
 
@@ -79,18 +79,12 @@ void ggml_cuda_op_deltakv_rows(ggml_backend_cuda_context & ctx, ggml_tensor * ds
 
     const ggml_cuda_kernel_launch_params launch(dim3((unsigned) n_out), dim3(deltakv_rows_threads(kv_dim)), 0,
                                                 ctx.stream());
-    // LLAMA_DELTAKV_ROWS_UNROLL=4: four element pairs loaded before any is stored (more loads in flight, more
-    // registers), to compare with the default
-    static const bool four_pairs = [] {
-        const char * v = getenv("LLAMA_DELTAKV_ROWS_UNROLL");
-        return v != nullptr && atoi(v) == 4;
-    }();
     if (exact->type == GGML_TYPE_F16) {
-        ggml_cuda_kernel_launch(four_pairs ? deltakv_rows_kernel<half, 4> : deltakv_rows_kernel<half, DELTAKV_ROWS_UNROLL>,
+        ggml_cuda_kernel_launch(deltakv_rows_kernel<half>,
             launch, (const half *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data, rec_d,
             rpos, freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     } else {
-        ggml_cuda_kernel_launch(four_pairs ? deltakv_rows_kernel<float, 4> : deltakv_rows_kernel<float, DELTAKV_ROWS_UNROLL>,
+        ggml_cuda_kernel_launch(deltakv_rows_kernel<float>,
             launch, (const float *) exact->data, (const int32_t *) att_rows->data, (const int32_t *) att_pos->data,
             rec_d, rpos, freq, (half *) dst->data, kv_dim, n_att, n_rec, exact->nb[1], nb_rec1, dst->nb[1], rp, rc);
     }

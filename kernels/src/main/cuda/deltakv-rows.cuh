@@ -1,5 +1,5 @@
 // DeltaKV: the rows a DeltaKV layer attends, RoPE applied, as F16 (GGML_OP_DELTAKV_ROWS) on CUDA.
-// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; patch 0016 wires it in.
+// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; deltakv.cu dispatches to it.
 #pragma once
 
 #include "common.cuh"

@@ -1,5 +1,5 @@
 // DeltaKV: the observation layer's candidate scores (GGML_OP_DELTAKV_SCORE) on CUDA.
-// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; patch 0019 wires it in.
+// Copied into ggml/src/ggml-cuda/ by llamacpp-patch/scripts/build-native.sh; deltakv.cu dispatches to it.
 #pragma once
 
 #include "common.cuh"

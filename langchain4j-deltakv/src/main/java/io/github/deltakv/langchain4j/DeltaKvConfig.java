@@ -30,6 +30,7 @@ public final class DeltaKvConfig {
     private final Integer topK;
     private final Integer latentBits;
     private final List<Integer> fullLayers;
+    private final Integer compressLayersPerStep;
 
     private DeltaKvConfig(Builder b) {
         if (b.compressorPath == null) {
@@ -55,6 +56,7 @@ public final class DeltaKvConfig {
             }
         }
         this.fullLayers = b.fullLayers == null ? null : List.copyOf(b.fullLayers);
+        this.compressLayersPerStep = check(b.compressLayersPerStep, 0, "compressLayersPerStep");
     }
 
     private static Integer check(Integer value, int min, String name) {
@@ -105,10 +107,17 @@ public final class DeltaKvConfig {
         return fullLayers;
     }
 
-    /** The overrides in the native order {sink, recent, neighbors, stride, top-k, latent bits}; -1 = side file. */
+    public Integer compressLayersPerStep() {
+        return compressLayersPerStep;
+    }
+
+    /**
+     * The settings in the native order {sink, recent, neighbors, stride, top-k, latent bits, layers compressed per
+     * step}; -1 = the side file's (the default).
+     */
     int[] nativeSettings() {
         return new int[] {orMinusOne(sinkTokens), orMinusOne(recentTokens), orMinusOne(neighbors),
-            orMinusOne(centerStride), orMinusOne(topK), orMinusOne(latentBits)};
+            orMinusOne(centerStride), orMinusOne(topK), orMinusOne(latentBits), orMinusOne(compressLayersPerStep)};
     }
 
     int[] nativeFullLayers() {
@@ -123,7 +132,7 @@ public final class DeltaKvConfig {
     public String toString() {
         return "DeltaKvConfig{compressor=" + compressorPath + ", sink=" + sinkTokens + ", recent=" + recentTokens
                 + ", neighbors=" + neighbors + ", stride=" + centerStride + ", topK=" + topK + ", latentBits="
-                + latentBits + ", fullLayers=" + fullLayers + "}";
+                + latentBits + ", fullLayers=" + fullLayers + ", compressLayersPerStep=" + compressLayersPerStep + "}";
     }
 
     public static final class Builder {
@@ -135,6 +144,7 @@ public final class DeltaKvConfig {
         private Integer topK;
         private Integer latentBits;
         private List<Integer> fullLayers;
+        private Integer compressLayersPerStep;
 
         private Builder() {
         }
@@ -184,6 +194,16 @@ public final class DeltaKvConfig {
         /** Layers kept uncompressed; layer 0 among them. */
         public Builder fullLayers(List<Integer> fullLayers) {
             this.fullLayers = fullLayers;
+            return this;
+        }
+
+        /**
+         * DeltaKV layers that a generation step compresses of a block of recent tokens due for compression (default
+         * 1): the block stays exact until every layer is done, so that no step carries the whole compression and the
+         * stream keeps an even pace; 0 compresses a block at once, in the step that fills the window.
+         */
+        public Builder compressLayersPerStep(Integer compressLayersPerStep) {
+            this.compressLayersPerStep = compressLayersPerStep;
             return this;
         }
 

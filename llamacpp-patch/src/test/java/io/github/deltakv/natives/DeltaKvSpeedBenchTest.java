@@ -54,7 +54,7 @@ class DeltaKvSpeedBenchTest {
             assertThat(Double.parseDouble(v.get("decode_tok_s")))
                     .isCloseTo(tokS, org.assertj.core.data.Offset.offset(Math.max(0.06, 0.02 * tokS)));
             // the first step builds the decode graph (DeltaKV's: its first compression changes the plan); later ones reuse
-            // it. DeltaKV: while a decode block is compressed a layer a step (patch 0036) its tokens stay raw, so the two
+            // it. DeltaKV: while a decode block is compressed a layer a step its tokens stay raw, so the two
             // sequences' exact rows cross a 256-row padding boundary (512 -> 768) and come back at its commit: two more
             assertThat(Integer.parseInt(v.get("decode_graphs_reused"))).as(v.toString())
                     .isBetween(v == d ? 8 : 9, 11);
