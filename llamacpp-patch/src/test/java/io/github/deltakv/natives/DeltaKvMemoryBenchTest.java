@@ -13,7 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The memory benchmark's tools on a small context: a random model of Llama-3.1-8B's KV shape (32 layers,
  * 8 KV heads of 128; narrow weights) with the paper's compressor settings allocates a fraction of the stock
  * F16 cache, and the bytes it uses for a filled context match the spec's accounting. The 128K numbers in
- * the README come from the same tools (results/deltakv-memory.md).
+ * the README come from the same tools (results/memory/README.md).
  */
 class DeltaKvMemoryBenchTest {
 
