@@ -11,7 +11,7 @@
 //   deltakv-sidefile check MODEL FILE          load FILE for MODEL through llama_deltakv_load; print its settings
 //   deltakv-sidefile int4-selftest             the int4 quantiser against hand-computed answers
 //
-// Side file format: docs/deltakv-side-file.md.
+// Side file format: docs/side-file.md.
 #include "llama-deltakv-compressor.h"
 #include "llama-deltakv-side-file.h"
 #include "llama-model.h"
