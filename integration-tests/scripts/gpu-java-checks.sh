@@ -12,8 +12,8 @@
 # CARRY, made here and carried (it must stay under the device's 64 MiB with the repo):
 #   jre.tar.xz      a JRE 17 for x86-64 Linux, packed (../shared/tools/device-jre.sh makes a small one)
 #   cp/             langchain4j-deltakv-<version>.jar, langchain4j-core and langchain4j (AiServices) 1.19.0, jackson
-#                   core/databind/annotations, slf4j-api and slf4j-simple, jspecify, jetbrains annotations; it-classes/
-#                   (integration-tests/target/classes)
+#                   core/databind/annotations, slf4j-api and slf4j-simple, jspecify, jetbrains annotations, picocli;
+#                   bench-classes/ (bench/target/classes: Reliability)
 #   kcp/            junit-platform-console-standalone 1.14.4, assertj-core, jcuda 12.6.0 and its linux natives jar (only
 #                   libJCudaDriver needed); test-classes/ (kernels/target/test-classes, with the PTX) and it-test-classes/
 #                   (integration-tests/target/test-classes)
@@ -42,7 +42,7 @@ timeout 120 "$java" -jar "$launcher" execute --details=tree --disable-banner --d
 fi
 if [[ $steps == *" reliability "* ]]; then
 echo "== Reliability, 200 cycles on the GPU ($(($(date +%s) - t0)) s)"
-timeout 300 "$java" -Xmx4g -Ddeltakv.native.path="$natives" -cp "$carry/cp/it-classes:$(jars "$carry/cp")" \
+timeout 300 "$java" -Xmx4g -Ddeltakv.native.path="$natives" -cp "$carry/cp/bench-classes:$(jars "$carry/cp")" \
   io.github.deltakv.eval.Reliability --model "$root/models/kvtiny-retrieval-q8_0.gguf" --cycles 200 --gpu-layers -1 \
   --out "$out/gpu-200-cycles.txt" 2>&1 | grep -v -e "control-looking" -e "loaded kvtiny" -e "closed kvtiny" | tail -15
 fi
@@ -51,7 +51,7 @@ echo "== integration tests on the GPU ($(($(date +%s) - t0)) s)"
 cd "$root/integration-tests" # the tests read their resources relative to the module
 timeout 300 "$java" -Xmx6g -Ddeltakv.native.path="$natives" -Ddeltakv.models.dir="$root/models" -jar "$launcher" execute \
   --details=tree --disable-banner --disable-ansi-colors \
-  -cp "$kcp/it-test-classes:$carry/cp/it-classes:$(jars "$carry/cp")$(jars "$kcp")" \
+  -cp "$kcp/it-test-classes:$carry/cp/bench-classes:$(jars "$carry/cp")$(jars "$kcp")" \
   --select-class io.github.deltakv.it.GpuReliabilityIT --select-class io.github.deltakv.it.ConcurrentChatsIT \
   --select-class io.github.deltakv.it.BadInputIT --select-class io.github.deltakv.it.StreamingIT \
   --select-class io.github.deltakv.it.PrefixCacheIT --select-class io.github.deltakv.it.ToolCallingIT \

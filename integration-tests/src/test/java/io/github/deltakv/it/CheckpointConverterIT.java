@@ -6,13 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.response.ChatResponse;
 
+import io.github.deltakv.calibration.CheckpointConverter;
+import io.github.deltakv.calibration.GgufReader;
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
 import io.github.deltakv.langchain4j.DeltaKvConfig;
 import io.github.deltakv.langchain4j.DeltaKvException;
 import io.github.deltakv.langchain4j.DeltaKvStats;
-import io.github.deltakv.langchain4j.compressor.CheckpointConverter;
-import io.github.deltakv.langchain4j.internal.GgufReader;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;

@@ -6,16 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.response.ChatResponse;
 
+import io.github.deltakv.calibration.DeltaKvCalibrator;
+import io.github.deltakv.calibration.GgufReader;
+import io.github.deltakv.calibration.cli.DeltaKvCalibrationCli;
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
 import io.github.deltakv.langchain4j.DeltaKvConfig;
 import io.github.deltakv.langchain4j.DeltaKvStats;
-import io.github.deltakv.langchain4j.compressor.Calibrate;
-import io.github.deltakv.langchain4j.compressor.DeltaKvCalibrator;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -100,7 +100,7 @@ class DeltaKvCalibratorIT {
 
         assertThat(r.fullLayers()).hasSize(2).startsWith(0).doesNotHaveDuplicates().isSorted();
         assertThat(r.varianceKept()).hasSize(4).doesNotContainKeys(r.fullLayers().toArray(new Integer[0]));
-        Object written = io.github.deltakv.langchain4j.internal.GgufReader.open(out).metadata().get("deltakv.full_layers");
+        Object written = GgufReader.open(out).metadata().get("deltakv.full_layers");
         assertThat(written).isEqualTo(r.fullLayers().stream().map(Integer::longValue).toList());
         assertThatThrownBy(() -> kvtiny32().fullLayerCount(2).build()).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("either");
@@ -109,21 +109,18 @@ class DeltaKvCalibratorIT {
     @Test
     void the_command_line_writes_a_side_file_and_reports_each_layer() throws Exception {
         Path out = tmp.resolve("cli.gguf");
-        PrintStream stdout = System.out;
-        PrintStream stderr = System.err;
-        ByteArrayOutputStream text = new ByteArrayOutputStream();
-        ByteArrayOutputStream progress = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(text, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(progress, true, StandardCharsets.UTF_8));
-            Calibrate.main(new String[] {"--model", TestModels.kvtiny().toString(), "--out", out.toString(),
-                "--latent-dim", "64", "--full-layers", "0,4", "--max-tokens", "1024", "--threads", "2"});
-        } finally {
-            System.setOut(stdout);
-            System.setErr(stderr);
-        }
+        StringWriter text = new StringWriter();
+        StringWriter progress = new StringWriter();
+
+        int exitCode = DeltaKvCalibrationCli.commandLine()
+                .setOut(new PrintWriter(text, true))
+                .setErr(new PrintWriter(progress, true))
+                .execute("calibrate", "--model", TestModels.kvtiny().toString(), "--out", out.toString(),
+                        "--latent-dim", "64", "--full-layers", "0,4", "--max-tokens", "1024", "--threads", "2");
+
+        assertThat(exitCode).as(progress.toString()).isZero();
         assertThat(out).isRegularFile();
-        assertThat(text.toString(StandardCharsets.UTF_8)).contains("wrote", "layer  5:", "% of the residual variance kept");
-        assertThat(progress.toString(StandardCharsets.UTF_8)).contains("[calibrate]", "100%");
+        assertThat(text.toString()).contains("wrote", "layer  5:", "% of the residual variance kept");
+        assertThat(progress.toString()).contains("[calibrate]", "100%");
     }
 }
