@@ -25,11 +25,11 @@ import javax.imageio.ImageIO;
 public final class SpeedReport {
 
     /**
-     * Column order; a configuration without files in the folder gets no column. deltakv-reference: DeltaKV with the
-     * reference composition of ggml ops instead of the fused kernels; deltakv-noreuse: DeltaKV with llama.cpp's graph
-     * reuse off; deltakv-unroll1 and deltakv-unroll4: DeltaKV with the rows kernel one element pair at a time (the
-     * default since patch 0050), four at a time; deltakv-sort: the selection's top-k by a full sort instead of the
-     * radix select.
+     * Column order; a configuration without files in the folder gets no column. deltakv-noreuse: DeltaKV with
+     * llama.cpp's graph reuse off. The others are variants that earlier builds could time and that lost (their files
+     * stay where they explain a choice): deltakv-reference, the reference composition of ggml ops instead of the fused
+     * kernels; deltakv-unroll1 and deltakv-unroll4, the rows kernel one (now the only one) or four element pairs at a
+     * time; deltakv-sort, the selection's top-k by a full sort instead of the radix select.
      */
     static final List<String> ALL_CONFIGS = List.of("f16", "q8_0", "q4_0", "deltakv-reference", "deltakv-noreuse",
             "deltakv-unroll1", "deltakv-unroll4", "deltakv-sort", "deltakv");
@@ -46,13 +46,12 @@ public final class SpeedReport {
                 .append("made them are in `RUNS.md` beside it. Ratios are to stock F16 in the same run. Prefill: one ")
                 .append("sequence's prompt in one call (time to first token). Decode: the steps after the prompt, batch 1 ")
                 .append("(p50 / p99 / max step; the first step after the prompt is where DeltaKV compresses it, so tokens/s ")
-                .append("over all steps counts that step and steady tokens/s is 1000 / p50). `deltakv-reference`: DeltaKV ")
-                .append("with the reference composition of ggml ops instead of the fused reconstruction kernel ")
-                .append("(`LLAMA_DELTAKV_RECON_REFERENCE=1`); `deltakv-noreuse`: DeltaKV with llama.cpp's graph reuse off ")
-                .append("(`LLAMA_GRAPH_REUSE_DISABLE=1`); `deltakv-unroll1` / `deltakv-unroll4`: the rows kernel one / four ")
-                .append("element pairs at a time (`LLAMA_DELTAKV_ROWS_UNROLL`; one is the default since patch 0050, ")
-                .append("four before); `deltakv-sort`: the selection's top-k by a full sort instead of the ")
-                .append("radix select (`GGML_CUDA_TOP_K_RADIX=0`). Batch: the most sequences whose KV fits in the memory budget ")
+                .append("over all steps counts that step and steady tokens/s is 1000 / p50). `deltakv-noreuse`: DeltaKV ")
+                .append("with llama.cpp's graph reuse off (`LLAMA_GRAPH_REUSE_DISABLE=1`). Variants an earlier build could ")
+                .append("time, kept where they explain a choice and since deleted with the code: `deltakv-reference`, the ")
+                .append("reference composition of ggml ops instead of the fused kernels; `deltakv-unroll1` / ")
+                .append("`deltakv-unroll4`, the rows kernel one / four element pairs at a time (one is the kernel now); ")
+                .append("`deltakv-sort`, the selection's top-k by a full sort instead of the radix select. Batch: the most sequences whose KV fits in the memory budget ")
                 .append("of the run (the `budget_gib` line of each file), 64 steps, tokens/s over all sequences, over all ")
                 .append("steps (the first compresses every sequence's prompt) and steady (sequences x 1000 / step p50). ")
                 .append("Model: `deltakv-random-model --preset MODEL` (F16 weights) with a random compressor at the paper's ")
