@@ -211,16 +211,20 @@ JNIEXPORT jstring JNI_FN(parseChatAnswer)(JNIEnv * env, jclass, jlong call, jbyt
 // deltakv_path: "" or null = stock KV cache; deltakv_settings: {n_sink, n_recent, n_neighbors, center_stride,
 // top_k, latent_bits, compress_layers_per_step}, negative = the side file's value (the default); full_layers: null = the side file's; kv_type: the ggml
 // type of the cache's K and V (F16, Q8_0, Q4_0, ...)
+// n_seq_max: sequences served at once, sharing the context's n_ctx cells
 JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
                                    jint flash_attn, jstring deltakv_path, jintArray deltakv_settings,
-                                   jintArray full_layers, jint kv_type) {
+                                   jintArray full_layers, jint kv_type, jint n_seq_max) {
     DKV_TRY
     clear_recent_errors();
     deltakv_config dk;
     if (deltakv_path != nullptr) {
         dk.path = jstring_to_utf8(env, deltakv_path);
     }
-    if (deltakv_settings != nullptr && env->GetArrayLength(deltakv_settings) == 7) {
+    if (deltakv_settings != nullptr) {
+        if (env->GetArrayLength(deltakv_settings) != 7) {
+            throw std::invalid_argument("DeltaKV settings: 7 values expected");
+        }
         jint v[7];
         env->GetIntArrayRegion(deltakv_settings, 0, 7, v);
         dk.params.n_sink                   = v[0];
@@ -240,7 +244,7 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
     {
         aborts_throw guard;
         s = new_session(handle<model_handle>(model), (uint32_t) n_ctx, (uint32_t) n_batch, n_threads, flash_attn, dk,
-                        (ggml_type) kv_type);
+                        (ggml_type) kv_type, (uint32_t) std::max(1, (int32_t) n_seq_max));
     }
     if (s == nullptr) {
         throw_java(env, with_cause(dk.path.empty()
@@ -301,13 +305,8 @@ JNIEXPORT jstring JNI_FN(jsonSchemaToGrammar)(JNIEnv * env, jclass, jstring sche
 // fparams: {temperature, top_p, min_p, repeat_penalty, frequency_penalty, presence_penalty}
 // iparams: {top_k, repeat_last_n, max_tokens}
 // grammar: GBNF the output must follow, or null; chat_call: 0, or a chat call whose grammar and triggers apply
-// returns: {finish, n_evaluated, n_generated, n_past}
-JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintArray tokens, jint n_keep,
-                                     jfloatArray fparams, jintArray iparams, jlong seed, jstring grammar,
-                                     jlong chat_call_h, jobject listener) {
-    DKV_TRY
-    clear_recent_errors();
-    session_handle * s = handle<session_handle>(session);
+static sampling_params sampling_of(JNIEnv * env, const session_handle * s, jfloatArray fparams, jintArray iparams,
+                                   jlong seed, jstring grammar, jlong chat_call_h) {
     float   f[6];
     jint    i[3];
     env->GetFloatArrayRegion(fparams, 0, 6, f);
@@ -327,6 +326,17 @@ JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintAr
     if (chat_call_h != 0) {
         constrain_sampling(handle<chat_call>(chat_call_h), s->model->vocab, sp);
     }
+    return sp;
+}
+
+// returns: {finish, n_evaluated, n_generated, n_past}
+JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintArray tokens, jint n_keep,
+                                     jfloatArray fparams, jintArray iparams, jlong seed, jstring grammar,
+                                     jlong chat_call_h, jobject listener) {
+    DKV_TRY
+    clear_recent_errors();
+    session_handle * s = handle<session_handle>(session);
+    const sampling_params sp = sampling_of(env, s, fparams, iparams, seed, grammar, chat_call_h);
 
     generation_callbacks cb;
     if (listener != nullptr) {
@@ -353,12 +363,90 @@ JNIEXPORT jintArray JNI_FN(generate)(JNIEnv * env, jclass, jlong session, jintAr
     DKV_CATCH(env, nullptr)
 }
 
-// The KV state of the context's sequence, to set aside and restore later (prefix cache).
-JNIEXPORT jbyteArray JNI_FN(saveSequence)(JNIEnv * env, jclass, jlong session) {
+//
+// the serving engine: runs of several sequences in one context (engine.h), called by its scheduler thread only
+//
+
+// a run of sequence seq: the prompt `tokens`, n_keep of them kept from what the sequence holds; sampling as generate's
+JNIEXPORT jlong JNI_FN(beginRun)(JNIEnv * env, jclass, jlong session, jint seq, jintArray tokens, jint n_keep,
+                                 jfloatArray fparams, jintArray iparams, jlong seed, jstring grammar,
+                                 jlong chat_call_h) {
+    DKV_TRY
+    clear_recent_errors();
+    session_handle * s = handle<session_handle>(session);
+    const sampling_params sp = sampling_of(env, s, fparams, iparams, seed, grammar, chat_call_h);
+    return reinterpret_cast<jlong>(s->begin_run(seq, from_jints(env, tokens), n_keep, sp));
+    DKV_CATCH(env, 0)
+}
+
+// events[i] of a step, as {token, finish} in out at 2 i and its text in pieces[i] (null without a token)
+static void put_event(JNIEnv * env, const run_event & ev, size_t i, jintArray out, jobjectArray pieces) {
+    const jint v[2] = {ev.token, ev.finish};
+    env->SetIntArrayRegion(out, (jsize) (2 * i), 2, v);
+    jbyteArray bytes = ev.token >= 0 ? string_to_bytes(env, ev.piece) : nullptr;
+    env->SetObjectArrayElement(pieces, (jsize) i, bytes);
+    if (bytes != nullptr) {
+        env->DeleteLocalRef(bytes);
+    }
+}
+
+// up to max_tokens more of the run's prompt; returns llama_decode's code, the event in out[0..1] and pieces[0]
+JNIEXPORT jint JNI_FN(prefillRun)(JNIEnv * env, jclass, jlong session, jlong run, jint max_tokens, jintArray out,
+                                  jobjectArray pieces) {
+    DKV_TRY
+    run_event ev;
+    const int32_t rc = handle<session_handle>(session)->prefill_run(handle<run_handle>(run), max_tokens, ev);
+    put_event(env, ev, 0, out, pieces);
+    return rc;
+    DKV_CATCH(env, -1)
+}
+
+// one step of every run in runs; returns llama_decode's code, run i's event in out[2i..2i+1] and pieces[i]
+JNIEXPORT jint JNI_FN(decodeRuns)(JNIEnv * env, jclass, jlong session, jlongArray runs, jintArray out,
+                                  jobjectArray pieces) {
+    DKV_TRY
+    std::vector<jlong> handles(env->GetArrayLength(runs));
+    env->GetLongArrayRegion(runs, 0, (jsize) handles.size(), handles.data());
+    std::vector<run_handle *> rs;
+    for (jlong h : handles) {
+        rs.push_back(handle<run_handle>(h));
+    }
+    std::vector<run_event> evs;
+    const int32_t rc = handle<session_handle>(session)->decode_runs(rs, evs);
+    for (size_t i = 0; i < evs.size(); ++i) {
+        put_event(env, evs[i], i, out, pieces);
+    }
+    return rc;
+    DKV_CATCH(env, -1)
+}
+
+// ends a run; drop_answer: its generated tokens leave the cache (a cancelled answer), the prompt stays
+JNIEXPORT void JNI_FN(endRun)(JNIEnv * env, jclass, jlong session, jlong run, jboolean drop_answer) {
+    DKV_TRY
+    handle<session_handle>(session)->end_run(handle<run_handle>(run), drop_answer);
+    DKV_CATCH(env, )
+}
+
+// positions sequence seq holds
+JNIEXPORT jint JNI_FN(sequenceTokens)(JNIEnv * env, jclass, jlong session, jint seq) {
+    DKV_TRY
+    return handle<session_handle>(session)->seq_tokens(seq);
+    DKV_CATCH(env, 0)
+}
+
+// removes sequence seq from the cache
+JNIEXPORT void JNI_FN(clearSequence)(JNIEnv * env, jclass, jlong session, jint seq) {
+    DKV_TRY
+    llama_memory_seq_rm(llama_get_memory(handle<session_handle>(session)->ctx), seq, -1, -1);
+    DKV_CATCH(env, )
+}
+
+// The KV state of sequence seq, to set aside and restore later (prefix cache).
+JNIEXPORT jbyteArray JNI_FN(saveSequence)(JNIEnv * env, jclass, jlong session, jint seq) {
     DKV_TRY
     llama_context * ctx = handle<session_handle>(session)->ctx;
-    std::string state(llama_state_seq_get_size(ctx, 0), '\0');
-    const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(state.data()), state.size(), 0);
+    std::string state(llama_state_seq_get_size(ctx, seq), '\0');
+    const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(state.data()), state.size(), seq);
     if (n != state.size()) {
         throw_java(env, "cannot save the sequence state");
         return nullptr;
@@ -367,13 +455,13 @@ JNIEXPORT jbyteArray JNI_FN(saveSequence)(JNIEnv * env, jclass, jlong session) {
     DKV_CATCH(env, nullptr)
 }
 
-JNIEXPORT void JNI_FN(restoreSequence)(JNIEnv * env, jclass, jlong session, jbyteArray state) {
+JNIEXPORT void JNI_FN(restoreSequence)(JNIEnv * env, jclass, jlong session, jint seq, jbyteArray state) {
     DKV_TRY
     llama_context * ctx = handle<session_handle>(session)->ctx;
     const std::string data = bytes_to_string(env, state);
-    llama_memory_seq_rm(llama_get_memory(ctx), 0, -1, -1);
-    if (llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(data.data()), data.size(), 0) != data.size()) {
-        llama_memory_seq_rm(llama_get_memory(ctx), 0, -1, -1);
+    llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
+    if (llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(data.data()), data.size(), seq) != data.size()) {
+        llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
         throw_java(env, with_cause("cannot restore the sequence state"));
     }
     DKV_CATCH(env, )

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace dkv {
@@ -45,12 +46,14 @@ model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
 }
 
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
-                             int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type) {
+                             int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type,
+                             uint32_t n_seq_max) {
     llama_context_params cp = llama_context_default_params();
     cp.n_ctx           = n_ctx;
     cp.n_batch         = n_batch;
     cp.n_ubatch        = n_batch;
-    cp.n_seq_max       = 1;
+    cp.n_seq_max       = std::max(1u, n_seq_max);
+    cp.kv_unified      = cp.n_seq_max > 1; // the sequences share the context's cells
     cp.n_threads       = n_threads;
     cp.n_threads_batch = n_threads;
     cp.flash_attn_type = flash_attn < 0 ? LLAMA_FLASH_ATTN_TYPE_AUTO
@@ -177,28 +180,101 @@ static llama_sampler * make_sampler(const llama_vocab * vocab, const sampling_pa
     return chain;
 }
 
-struct sampler_guard {
-    llama_sampler * s;
-    ~sampler_guard() { llama_sampler_free(s); }
-};
-
 struct batch_guard {
     llama_batch b;
     ~batch_guard() { llama_batch_free(b); }
 };
 
-static int32_t tokens_held(llama_context * ctx) {
-    return llama_memory_seq_pos_max(llama_get_memory(ctx), 0) + 1;
+static int32_t tokens_held(llama_context * ctx, llama_seq_id seq = 0) {
+    return llama_memory_seq_pos_max(llama_get_memory(ctx), seq) + 1;
 }
 
 generation_result session_handle::generate(const std::vector<llama_token> & tokens, int32_t n_keep,
                                            const sampling_params & sp, const generation_callbacks & cb) {
     generation_result res;
     cancel_requested = false;
-
-    const int32_t n_ctx   = (int32_t) llama_n_ctx(ctx);
     const int32_t n_batch = (int32_t) llama_n_batch(ctx);
-    const int32_t n_tok   = (int32_t) tokens.size();
+    run_handle * run = begin_run(0, tokens, n_keep, sp); // a bad grammar fails before any work
+    const int32_t todo = (int32_t) tokens.size() - run->n_kept;
+    run_event ev;
+    auto evaluated = [&] { return run->n_cached - run->n_kept; };
+    try {
+        // the prompt, a batch a call, then the answer a token a call
+        while (ev.token < 0 && ev.finish < 0) {
+            const int32_t rc = prefill_run(run, n_batch, ev);
+            if (rc == 2 || cancel_requested) {
+                res.finish = FINISH_CANCELLED;
+                break;
+            }
+            if (rc != 0) {
+                throw std::runtime_error("llama_decode failed on the prompt (code " + std::to_string(rc) + ")");
+            }
+            if (cb.on_prefill && todo > n_batch) {
+                cb.on_prefill(evaluated(), todo);
+            }
+        }
+        res.n_evaluated = evaluated();
+        while (res.finish != FINISH_CANCELLED) {
+            if (ev.token >= 0) {
+                res.n_generated++;
+                if (cb.on_token && !cb.on_token(ev.token, ev.piece)) {
+                    res.finish = cancel_requested ? FINISH_CANCELLED : FINISH_STOPPED;
+                    break;
+                }
+            }
+            if (ev.finish >= 0) {
+                res.finish = ev.finish;
+                break;
+            }
+            if (cancel_requested) {
+                res.finish = FINISH_CANCELLED;
+                break;
+            }
+            std::vector<run_event> evs;
+            const int32_t rc = decode_runs({run}, evs);
+            if (rc == 2) {
+                res.finish = FINISH_CANCELLED;
+            } else if (rc == 1) {
+                res.finish = FINISH_CONTEXT_FULL;
+            } else if (rc != 0) {
+                throw std::runtime_error("llama_decode failed while generating (code " + std::to_string(rc) + ")");
+            } else {
+                ev = evs[0];
+                continue;
+            }
+            break;
+        }
+    } catch (...) {
+        end_run(run, true);
+        throw;
+    }
+    end_run(run, res.finish == FINISH_CANCELLED); // a cancelled answer's cells go; the prompt stays for the next call
+    res.n_past = tokens_held(ctx);
+    return res;
+}
+
+//
+// the serving engine's steps
+//
+
+run_handle::~run_handle() {
+    llama_sampler_free(sampler);
+}
+
+int32_t session_handle::seq_tokens(llama_seq_id seq) const {
+    return tokens_held(ctx, seq);
+}
+
+void session_handle::evict_window(llama_seq_id seq, int32_t n_past) {
+    if (evict_recent > 0 && n_past > evict_sink + evict_recent) {
+        llama_memory_seq_rm(llama_get_memory(ctx), seq, evict_sink, n_past - evict_recent);
+    }
+}
+
+run_handle * session_handle::begin_run(llama_seq_id seq, const std::vector<llama_token> & tokens, int32_t n_keep,
+                                       const sampling_params & sp) {
+    const int32_t n_ctx = (int32_t) llama_n_ctx(ctx);
+    const int32_t n_tok = (int32_t) tokens.size();
     if (n_tok == 0) {
         throw std::runtime_error("empty prompt");
     }
@@ -206,111 +282,107 @@ generation_result session_handle::generate(const std::vector<llama_token> & toke
         throw std::runtime_error("prompt of " + std::to_string(n_tok) + " tokens does not fit the context of " +
                                  std::to_string(n_ctx) + " tokens");
     }
-
-    // keep the cached prefix, but always evaluate at least the last prompt token (for its logits)
-    n_keep = std::max(0, std::min(n_keep, std::min(n_tok - 1, tokens_held(ctx))));
-    if (evict_recent > 0) {
-        n_keep = 0; // the held prefix has holes
+    if (seq < 0 || seq >= (llama_seq_id) llama_n_seq_max(ctx)) {
+        throw std::runtime_error("sequence " + std::to_string(seq) + " is not one of the context's");
     }
+    auto run = std::make_unique<run_handle>();
+    run->sampler = make_sampler(model->vocab, sp); // a bad grammar fails before anything changes
+    run->seq     = seq;
+    run->prompt  = tokens;
+    run->sp      = sp;
+    // keep the cached prefix, but always evaluate at least the last prompt token (for its logits); a window-evicted
+    // sequence has holes: nothing is kept
+    n_keep = evict_recent > 0 ? 0 : std::max(0, std::min(n_keep, std::min(n_tok - 1, tokens_held(ctx, seq))));
     llama_memory_t mem = llama_get_memory(ctx);
-    auto evict = [&](int32_t n_past) {
-        if (evict_recent > 0 && n_past > evict_sink + evict_recent) {
-            llama_memory_seq_rm(mem, 0, evict_sink, n_past - evict_recent);
-        }
-    };
-    if (!llama_memory_seq_rm(mem, 0, n_keep, -1)) {
-        llama_memory_seq_rm(mem, 0, -1, -1); // cannot cut here: start over
+    if (!llama_memory_seq_rm(mem, seq, n_keep, -1)) {
+        llama_memory_seq_rm(mem, seq, -1, -1); // cannot cut here: start over
         n_keep = 0;
     }
+    run->n_kept   = n_keep;
+    run->n_cached = n_keep;
+    run->n_past   = n_keep;
+    return run.release();
+}
 
-    batch_guard batch{llama_batch_init(n_batch, 0, 1)};
-    auto decode_range = [&](int32_t from, int32_t to, bool logits_last) {
-        batch.b.n_tokens = 0;
-        for (int32_t i = from; i < to; ++i) {
-            const int32_t j = batch.b.n_tokens++;
-            batch.b.token[j]     = tokens[i];
-            batch.b.pos[j]       = i;
-            batch.b.n_seq_id[j]  = 1;
-            batch.b.seq_id[j][0] = 0;
-            batch.b.logits[j]    = logits_last && i == to - 1;
-        }
-        return llama_decode(ctx, batch.b);
-    };
+// the token at logits row idx of the last decode, sampled for the run
+static void sample_run(session_handle * s, run_handle * run, int32_t idx, run_event & ev) {
+    const llama_vocab * vocab = s->model->vocab;
+    const llama_token   tok   = llama_sampler_sample(run->sampler, s->ctx, idx);
+    if (llama_vocab_is_eog(vocab, tok)) {
+        ev.finish = FINISH_EOG;
+        return;
+    }
+    run->n_generated++;
+    run->next = tok;
+    ev.token  = tok;
+    const auto & special = run->sp.special_tokens;
+    ev.piece  = token_piece(vocab, tok, std::find(special.begin(), special.end(), tok) != special.end());
+    if (run->sp.max_tokens >= 0 && run->n_generated >= run->sp.max_tokens) {
+        ev.finish = FINISH_MAX_TOKENS;
+    } else if (run->n_past >= (int32_t) llama_n_ctx(s->ctx)) {
+        ev.finish = FINISH_CONTEXT_FULL;
+    }
+}
 
-    // prompt
-    const int32_t todo = n_tok - n_keep;
-    for (int32_t i = n_keep; i < n_tok; i += n_batch) {
-        const int32_t end = std::min(n_tok, i + n_batch);
-        const int32_t rc  = decode_range(i, end, end == n_tok);
-        if (rc == 2 || cancel_requested) {
-            res.finish      = FINISH_CANCELLED;
-            res.n_evaluated = i - n_keep;
-            res.n_past      = tokens_held(ctx);
-            return res;
-        }
-        if (rc != 0) {
-            throw std::runtime_error("llama_decode failed on the prompt (code " + std::to_string(rc) + ")");
-        }
-        res.n_evaluated = end - n_keep;
-        evict(end);
-        if (cb.on_prefill && todo > n_batch) {
-            cb.on_prefill(res.n_evaluated, todo);
-        }
+int32_t session_handle::prefill_run(run_handle * run, int32_t max_tokens, run_event & ev) {
+    ev = run_event{};
+    const int32_t n_tok = (int32_t) run->prompt.size();
+    const int32_t end   = std::min(n_tok, run->n_cached + std::clamp(max_tokens, 1, (int32_t) llama_n_batch(ctx)));
+    batch_guard batch{llama_batch_init(end - run->n_cached, 0, 1)};
+    for (int32_t i = run->n_cached; i < end; ++i) {
+        const int32_t j = batch.b.n_tokens++;
+        batch.b.token[j]     = run->prompt[i];
+        batch.b.pos[j]       = i;
+        batch.b.n_seq_id[j]  = 1;
+        batch.b.seq_id[j][0] = run->seq;
+        batch.b.logits[j]    = i == n_tok - 1;
     }
+    const int32_t rc = llama_decode(ctx, batch.b);
+    if (rc != 0) {
+        return rc;
+    }
+    run->n_cached = end;
+    run->n_past   = end;
+    evict_window(run->seq, end);
+    if (end == n_tok) {
+        sample_run(this, run, batch.b.n_tokens - 1, ev);
+    }
+    return 0;
+}
 
-    // generation (the sampler first: a bad grammar fails before any work)
-    sampler_guard smpl{make_sampler(model->vocab, sp)};
-    int32_t n_past = n_tok;
-    while (true) {
-        if (cancel_requested) {
-            res.finish = FINISH_CANCELLED;
-            break;
+int32_t session_handle::decode_runs(const std::vector<run_handle *> & runs, std::vector<run_event> & evs) {
+    evs.assign(runs.size(), run_event{});
+    batch_guard batch{llama_batch_init((int32_t) runs.size(), 0, 1)};
+    for (run_handle * run : runs) {
+        if (run->next < 0) {
+            throw std::runtime_error("a run decodes after its prompt, once it has a token");
         }
-        const llama_token tok = llama_sampler_sample(smpl.s, ctx, -1);
-        if (llama_vocab_is_eog(model->vocab, tok)) {
-            res.finish = FINISH_EOG;
-            break;
-        }
-        res.n_generated++;
-        const bool special = std::find(sp.special_tokens.begin(), sp.special_tokens.end(), tok) != sp.special_tokens.end();
-        if (cb.on_token && !cb.on_token(tok, token_piece(model->vocab, tok, special))) {
-            res.finish = cancel_requested ? FINISH_CANCELLED : FINISH_STOPPED;
-            break;
-        }
-        if (sp.max_tokens >= 0 && res.n_generated >= sp.max_tokens) {
-            res.finish = FINISH_MAX_TOKENS;
-            break;
-        }
-        if (n_past >= n_ctx) {
-            res.finish = FINISH_CONTEXT_FULL;
-            break;
-        }
-        evict(n_past);
-        batch.b.n_tokens     = 1;
-        batch.b.token[0]     = tok;
-        batch.b.pos[0]       = n_past;
-        batch.b.n_seq_id[0]  = 1;
-        batch.b.seq_id[0][0] = 0;
-        batch.b.logits[0]    = true;
-        const int32_t rc = llama_decode(ctx, batch.b);
-        if (rc == 2) {
-            res.finish = FINISH_CANCELLED;
-            break;
-        }
-        if (rc == 1) {
-            res.finish = FINISH_CONTEXT_FULL;
-            break;
-        }
-        if (rc != 0) {
-            throw std::runtime_error("llama_decode failed while generating (code " + std::to_string(rc) + ")");
-        }
-        n_past++;
+        evict_window(run->seq, run->n_past);
+        const int32_t j = batch.b.n_tokens++;
+        batch.b.token[j]     = run->next;
+        batch.b.pos[j]       = run->n_past;
+        batch.b.n_seq_id[j]  = 1;
+        batch.b.seq_id[j][0] = run->seq;
+        batch.b.logits[j]    = true;
     }
-    if (res.finish == FINISH_CANCELLED && !llama_memory_seq_rm(mem, 0, n_tok, -1)) {
-        llama_memory_seq_rm(mem, 0, -1, -1); // a cancelled answer's cells go; where they cannot alone, all go
+    const int32_t rc = llama_decode(ctx, batch.b);
+    if (rc != 0) {
+        return rc;
     }
-    res.n_past = tokens_held(ctx);
-    return res;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        runs[i]->n_past++;
+        sample_run(this, runs[i], (int32_t) i, evs[i]);
+    }
+    return 0;
+}
+
+void session_handle::end_run(run_handle * run, bool drop_answer) {
+    llama_memory_t mem = llama_get_memory(ctx);
+    const int32_t  n_tok = (int32_t) run->prompt.size();
+    if (drop_answer && !llama_memory_seq_rm(mem, run->seq, n_tok, -1)) {
+        llama_memory_seq_rm(mem, run->seq, -1, -1); // an answer's cells go; where they cannot alone, all go
+    }
+    delete run;
 }
 
 namespace {
@@ -454,8 +526,12 @@ std::vector<int64_t> kv_stats(session_handle * s) {
         (void) buft;
         kv_bytes += (int64_t) mb.context;
     }
-    const int64_t held      = tokens_held(s->ctx);
-    const int64_t held_size = held > 0 ? (int64_t) llama_state_seq_get_size(s->ctx, 0) : 0;
+    int64_t held = 0, held_size = 0; // over the context's sequences
+    for (llama_seq_id seq = 0; seq < (llama_seq_id) llama_n_seq_max(s->ctx); ++seq) {
+        const int64_t n = tokens_held(s->ctx, seq);
+        held      += n;
+        held_size += n > 0 ? (int64_t) llama_state_seq_get_size(s->ctx, seq) : 0;
+    }
     std::vector<int64_t> out = {(int64_t) llama_n_ctx(s->ctx), held, kv_bytes, held_size};
     llama_deltakv_stats ds{};
     if (llama_deltakv_get_stats(s->ctx, &ds)) {

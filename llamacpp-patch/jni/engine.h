@@ -65,6 +65,30 @@ struct generation_callbacks {
     std::function<void(int32_t, int32_t)>                  on_prefill;
 };
 
+// One request of a session that serves several at once (the provider's serving engine): its sequence, prompt and
+// sampler, and how far it is. Made by session_handle::begin_run, advanced by prefill_run and decode_runs, ended by
+// end_run, all on the one thread that owns the session.
+struct run_handle {
+    llama_seq_id             seq         = 0;
+    std::vector<llama_token> prompt;
+    int32_t                  n_kept      = 0;  // prompt tokens the sequence held before this run
+    int32_t                  n_cached    = 0;  // prompt tokens in the cache now (kept, then evaluated)
+    sampling_params          sp;
+    llama_sampler *          sampler     = nullptr;
+    llama_token              next        = -1; // sampled and handed over, decoded at the next step (-1: none)
+    int32_t                  n_past      = 0;  // positions the sequence holds
+    int32_t                  n_generated = 0;
+
+    ~run_handle();
+};
+
+// What a step gave one run: a sampled token and its text, or the end of the run (or, during the prompt, nothing).
+struct run_event {
+    llama_token token  = -1; // -1: no token (the prompt goes on, or the run ended without one)
+    std::string piece;
+    int32_t     finish = -1; // -1: the run goes on; else a finish_reason
+};
+
 // DeltaKV compressed KV memory for a session: the compressor side file and overrides of its settings.
 struct deltakv_config {
     std::string          path;        // "" = stock KV cache
@@ -90,13 +114,39 @@ struct session_handle {
     // stays, for the next call to reuse). Throws std::runtime_error on decode failure.
     generation_result generate(const std::vector<llama_token> & tokens, int32_t n_keep,
                                const sampling_params & sp, const generation_callbacks & cb);
+
+    // The serving engine's steps, several sequences in one context. A run takes sequence seq with the first n_keep
+    // tokens of `tokens` kept from what the sequence held (at least the last prompt token is evaluated); throws
+    // std::runtime_error for a prompt that does not fit or a grammar that does not parse.
+    run_handle * begin_run(llama_seq_id seq, const std::vector<llama_token> & tokens, int32_t n_keep,
+                           const sampling_params & sp);
+
+    // Evaluates up to max_tokens more of the run's prompt in one llama_decode; once the prompt is done, samples the
+    // first token into ev. Returns llama_decode's code (0: done, 1: no room in the cache, 2: aborted).
+    int32_t prefill_run(run_handle * run, int32_t max_tokens, run_event & ev);
+
+    // Decodes each run's last sampled token in one llama_decode and samples the next one into evs[i]. Returns
+    // llama_decode's code.
+    int32_t decode_runs(const std::vector<run_handle *> & runs, std::vector<run_event> & evs);
+
+    // Ends a run: drop_answer removes what it generated from the cache (a cancelled answer), keeping the prompt.
+    void end_run(run_handle * run, bool drop_answer);
+
+    // positions sequence seq holds
+    int32_t seq_tokens(llama_seq_id seq) const;
+
+    // window eviction (evict_recent > 0): sequence seq, which will hold n_past positions, keeps the first evict_sink
+    // and the last evict_recent
+    void evict_window(llama_seq_id seq, int32_t n_past);
 };
 
 model_handle *   load_model(const std::string & path, int32_t n_gpu_layers,
                             const std::function<bool(float)> & on_progress);
 // nullptr when the context (or the DeltaKV compressor) cannot be made; the reason is logged
+// n_seq_max > 1: that many sequences in one context, sharing its n_ctx cells (a unified cache)
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
-                             int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type = GGML_TYPE_F16);
+                             int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type = GGML_TYPE_F16,
+                             uint32_t n_seq_max = 1);
 
 std::vector<llama_token> tokenize(const llama_vocab * vocab, const std::string & text, bool add_special,
                                   bool parse_special);
@@ -114,7 +164,7 @@ std::vector<int32_t> select_full_layers(model_handle * model, const std::vector<
                                         int32_t n_full, int32_t top_k, int32_t n_sink, int32_t n_recent,
                                         int32_t n_threads);
 
-// KV memory of sequence 0: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens}, then with
+// KV memory: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens} (over all sequences), then with
 // DeltaKV the 11 fields of llama_deltakv_stats in their order
 std::vector<int64_t> kv_stats(session_handle * s);
 

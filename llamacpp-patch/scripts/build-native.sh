@@ -38,6 +38,7 @@ patches=("$patches_dir"/*.patch)
 # plain files: llama.cpp/ mirrors the tree's layout; the CUDA kernels go into the tree's ggml-cuda
 overlay=() # pairs "source destination" relative to the tree
 if [ ${#patches[@]} -gt 0 ]; then # stock llama.cpp (no patches) gets none
+  [ -d "$here/llama.cpp" ] || die "$here/llama.cpp (the DeltaKV sources) is missing"
   while read -r f; do overlay+=("$here/llama.cpp/$f" "$f"); done < <(cd "$here/llama.cpp" && find . -type f | sed 's|^\./||' | sort)
   kernels_dir=${DELTAKV_KERNELS_DIR:-$here/../kernels/src/main/cuda}
   for f in "$kernels_dir"/*.cu "$kernels_dir"/*.cuh; do

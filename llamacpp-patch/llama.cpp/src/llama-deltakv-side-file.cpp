@@ -117,14 +117,16 @@ void check_equal(const char * what, uint32_t side_file, uint32_t model) {
     }
 }
 
+// a setting: the side file's value, or the override when one is given (>= 0); either must lie in [lo, hi]
 void apply_override(uint32_t & value, int32_t override_value, uint32_t lo, uint32_t hi, const char * name) {
-    if (override_value < 0) {
-        return;
+    if (override_value >= 0) {
+        if ((uint32_t) override_value < lo || (uint32_t) override_value > hi) {
+            throw std::runtime_error(format("%s must be in [%u, %u], got %d", name, lo, hi, override_value));
+        }
+        value = (uint32_t) override_value;
+    } else if (value < lo || value > hi) {
+        throw std::runtime_error(format("the side file's %s must be in [%u, %u], it has %u", name, lo, hi, value));
     }
-    if ((uint32_t) override_value < lo || (uint32_t) override_value > hi) {
-        throw std::runtime_error(format("%s must be in [%u, %u], got %d", name, lo, hi, override_value));
-    }
-    value = (uint32_t) override_value;
 }
 
 } // namespace
@@ -180,6 +182,9 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
     } else if (encoder == "swiglu") {
         dkv.encoder    = LLAMA_DELTAKV_ENCODER_SWIGLU;
         dkv.encoder_ff = r.u32("deltakv.encoder_ff");
+        if (dkv.encoder_ff == 0 || dkv.encoder_ff > (1u << 20)) {
+            throw std::runtime_error(format("encoder_ff %u must be in [1, 2^20]", dkv.encoder_ff));
+        }
     } else {
         throw std::runtime_error(format("unknown DeltaKV encoder '%s' (linear or swiglu)", encoder.c_str()));
     }
@@ -198,8 +203,9 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
 
     apply_override(dkv.n_sink,        params.n_sink,        0, 1u << 20, "n_sink");
     apply_override(dkv.n_recent,      params.n_recent,      1, 1u << 20, "n_recent");
-    apply_override(dkv.n_neighbors,   params.n_neighbors,   1, 64, "n_neighbors");
-    apply_override(dkv.center_stride, params.center_stride, 1, 1u << 20, "center_stride");
+    apply_override(dkv.n_neighbors,   params.n_neighbors,   1, 8, "n_neighbors"); // the fused ops average up to 8
+    // a stride of 1 makes every token a reference: nothing would be compressed
+    apply_override(dkv.center_stride, params.center_stride, 2, 1u << 20, "center_stride");
     apply_override(dkv.top_k,         params.top_k,         1, 1u << 30, "top_k");
     apply_override(dkv.latent_bits,   params.latent_bits,   4, 16, "latent_bits");
     if (params.compress_layers_per_step >= 0) {
@@ -212,7 +218,8 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
     if (dkv.latent_bits != 4 && dkv.latent_bits != 8 && dkv.latent_bits != 16) {
         throw std::runtime_error(format("latent_bits must be 4, 8 or 16, got %u", dkv.latent_bits));
     }
-    if (dkv.latent_bits != 16 && (dkv.latent_group % 8 != 0 || dkv.latent_dim % dkv.latent_group != 0)) {
+    if (dkv.latent_bits != 16 &&
+        (dkv.latent_group == 0 || dkv.latent_group % 8 != 0 || dkv.latent_dim % dkv.latent_group != 0)) {
         throw std::runtime_error(format("int%u latents need latent_dim (%u) to be a multiple of the group (%u), itself "
                                         "a multiple of 8", dkv.latent_bits, dkv.latent_dim, dkv.latent_group));
     }

@@ -188,7 +188,7 @@ public final class AccuracySuite implements Callable<Integer> {
         for (int length : lengths) {
             List<Prompt> cell = prompts.stream().filter(p -> p.length() == length).toList();
             DeltaKvChatModel.Builder b = DeltaKvChatModel.builder().modelPath(model).contextSize(length + 512)
-                    .batchSize(length + 512).threads(threads).gpuLayers(gpuLayers).flashAttention(true)
+                    .batchSize(length + 512).maxSequences(1).threads(threads).gpuLayers(gpuLayers).flashAttention(true)
                     .temperature(0.0).maxTokens(48);
             if (deltaKv != null) {
                 b.deltaKv(deltaKv);

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -105,6 +106,11 @@ class BadInputIT {
                 Arguments.of("batchSize", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.batchSize(0)),
                 Arguments.of("prefixCacheBytes", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.prefixCacheBytes(-1L)),
                 Arguments.of("maxQueuedCalls", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.maxQueuedCalls(-1)),
+                // more threads than ggml has room for crashed the JVM in libgomp
+                Arguments.of("threads", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.threads(10000)),
+                Arguments.of("maxSequences", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.maxSequences(0)),
+                Arguments.of("maxSequences", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.maxSequences(1000)),
+                Arguments.of("queueTimeout", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.queueTimeout(Duration.ZERO)),
                 Arguments.of("kvCacheType", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.kvCacheType("q3_x")),
                 Arguments.of("kvEviction", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.kvEviction(-1, 64)),
                 Arguments.of("topK", (UnaryOperator<DeltaKvChatModel.Builder>) b -> b.topK(-1)),

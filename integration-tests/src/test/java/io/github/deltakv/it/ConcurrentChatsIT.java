@@ -30,9 +30,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Eight threads share one model: 8 x 50 chats, blocking and streaming, some streams cancelled at random.
- * Every chat completes or cancels cleanly, and each completed answer equals the answer the same request
- * (same seed) gets when run alone.
+ * Eight threads share one model: 8 x 50 chats, blocking and streaming, some streams cancelled at random, the answers
+ * decoded together (continuous batching). Every chat completes or cancels cleanly, and each completed answer equals
+ * the answer the same request gets when run alone. The chats are needle questions, each over its own text, that
+ * kvtiny answers with confidence and greedily: decoded in a batch with other sequences a token's logits can differ in
+ * their last bits from its logits decoded alone (llama.cpp's CPU kernels are not batch-invariant), which changes a
+ * near tie, as kvtiny's answers to questions it was never trained on are full of, but not a confident answer.
  */
 class ConcurrentChatsIT {
 
@@ -43,8 +46,8 @@ class ConcurrentChatsIT {
     @BeforeAll
     static void load() {
         engine = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(1024).threads(TestModels.threads()).build();
-        blocking = DeltaKvChatModel.builder().engine(engine).temperature(0.8).maxTokens(12).build();
-        streaming = DeltaKvStreamingChatModel.builder().engine(engine).temperature(0.8).maxTokens(12).build();
+        blocking = DeltaKvChatModel.builder().engine(engine).temperature(0.0).maxTokens(12).build();
+        streaming = DeltaKvStreamingChatModel.builder().engine(engine).temperature(0.0).maxTokens(12).build();
     }
 
     @AfterAll
@@ -56,7 +59,7 @@ class ConcurrentChatsIT {
 
     static ChatRequest request(int id) {
         return ChatRequest.builder()
-                .messages(UserMessage.from("Tell me about the year " + (1800 + id % 37) + " in one sentence."))
+                .messages(UserMessage.from(Haystacks.needle(200, (id % 10) / 10.0, id).message()))
                 .parameters(DeltaKvChatRequestParameters.builder().seed((long) id).build())
                 .build();
     }

@@ -34,6 +34,7 @@ class DeltaKvMemoryIT {
                 .modelPath(TestModels.kvtiny())
                 .contextSize(contextSize)
                 .batchSize(contextSize) // the whole prompt in one call: exact prefill (spec 6.1)
+                .maxSequences(1)        // the memory of one conversation at a time
                 .threads(TestModels.threads())
                 .temperature(0.0)
                 .maxTokens(16)
@@ -158,6 +159,11 @@ class DeltaKvMemoryIT {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("latentBits");
         assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).recentTokens(0).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("recentTokens");
+        // a stride of 1 left no latent slot and crashed the JVM at the first compression
+        assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).centerStride(1).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("centerStride");
+        assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).neighbors(9).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("neighbors");
         assertThatThrownBy(() -> DeltaKvConfig.builder().compressorPath(identity).fullLayers(List.of()).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("fullLayers");
         // the native loader checks what only the model can tell: a full layer beyond the model's layers

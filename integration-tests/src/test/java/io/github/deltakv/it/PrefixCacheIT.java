@@ -40,9 +40,10 @@ class PrefixCacheIT {
         }
     }
 
+    /** One sequence: a conversation the context no longer holds is in the prefix cache or nowhere. */
     private static DeltaKvChatModel model(long cacheBytes) {
         return DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).contextSize(4096).threads(TestModels.threads())
-                .temperature(0.0).maxTokens(12).prefixCacheBytes(cacheBytes).build();
+                .maxSequences(1).temperature(0.0).maxTokens(12).prefixCacheBytes(cacheBytes).build();
     }
 
     private static DeltaKvChatResponseMetadata meta(ChatResponse r) {

@@ -165,8 +165,8 @@ public final class DeltaKvCalibrator {
 
             int ctx = tokens.length + 16;
             session = LlamaNative.newSession(model, ctx, ctx, threads, -1, identity.toString(),
-                    new int[] {sink, recent, neighbors, stride, topK, 16},
-                    fullLayers.stream().mapToInt(Integer::intValue).toArray(), 1);
+                    new int[] {sink, recent, neighbors, stride, topK, 16, -1},
+                    fullLayers.stream().mapToInt(Integer::intValue).toArray(), 1, 1);
 
             // the text as one prompt (exact prefill), then one more token: its call compresses the prompt
             progress.accept("read " + tokens.length + " tokens", 0.0);

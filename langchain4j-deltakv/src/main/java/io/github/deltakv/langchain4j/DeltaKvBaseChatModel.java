@@ -321,9 +321,21 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
-        /** Calls that may wait while one runs (default: no limit); beyond, RateLimitException at once. */
+        /** Calls that may wait while maxSequences run (default: no limit); beyond, RateLimitException at once. */
         public B maxQueuedCalls(Integer maxQueuedCalls) {
             engineBuilder.maxQueuedCalls(maxQueuedCalls);
+            return (B) this;
+        }
+
+        /** Calls served at once, decoded together (default 4); see {@link DeltaKvEngine.Builder#maxSequences}. */
+        public B maxSequences(Integer maxSequences) {
+            engineBuilder.maxSequences(maxSequences);
+            return (B) this;
+        }
+
+        /** How long a call may wait to start (default: no limit); beyond, TimeoutException. */
+        public B queueTimeout(java.time.Duration queueTimeout) {
+            engineBuilder.queueTimeout(queueTimeout);
             return (B) this;
         }
 

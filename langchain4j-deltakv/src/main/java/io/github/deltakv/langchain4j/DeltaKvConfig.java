@@ -43,7 +43,11 @@ public final class DeltaKvConfig {
         this.sinkTokens = check(b.sinkTokens, 0, "sinkTokens");
         this.recentTokens = check(b.recentTokens, 1, "recentTokens");
         this.neighbors = check(b.neighbors, 1, "neighbors");
-        this.centerStride = check(b.centerStride, 1, "centerStride");
+        if (b.neighbors != null && b.neighbors > 8) {
+            throw new IllegalArgumentException("neighbors must be at most 8, got " + b.neighbors);
+        }
+        // a stride of 1 makes every token a reference: nothing would be compressed
+        this.centerStride = check(b.centerStride, 2, "centerStride");
         this.topK = check(b.topK, 1, "topK");
         if (b.latentBits != null && b.latentBits != 4 && b.latentBits != 8 && b.latentBits != 16) {
             throw new IllegalArgumentException("latentBits must be 4, 8 or 16, got " + b.latentBits);

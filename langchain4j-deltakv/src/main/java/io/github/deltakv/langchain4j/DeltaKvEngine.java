@@ -2,18 +2,15 @@ package io.github.deltakv.langchain4j;
 
 import dev.langchain4j.data.message.ChatMessage;
 import dev.langchain4j.exception.InvalidRequestException;
-import dev.langchain4j.exception.RateLimitException;
+import dev.langchain4j.exception.TimeoutException;
 
 import io.github.deltakv.langchain4j.internal.AnswerListener;
 import io.github.deltakv.langchain4j.internal.ChatAnswer;
-import io.github.deltakv.langchain4j.internal.GenerationListener;
 import io.github.deltakv.langchain4j.internal.LlamaNative;
 import io.github.deltakv.langchain4j.internal.MessageJson;
 import io.github.deltakv.langchain4j.internal.NativeLoader;
 import io.github.deltakv.langchain4j.internal.PrefixCache;
-import io.github.deltakv.langchain4j.internal.StopSequences;
 import io.github.deltakv.langchain4j.internal.ToolCallStream;
-import io.github.deltakv.langchain4j.internal.Utf8Accumulator;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,11 +18,13 @@ import java.lang.ref.Cleaner;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -35,45 +34,48 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A loaded GGUF model and its context: the native half of {@link DeltaKvChatModel} and
- * {@link DeltaKvStreamingChatModel}. One engine can back several chat models; calls are served one at
- * a time. It keeps the KV cache of the last conversation and reuses its longest matching token prefix,
- * so a chat that grows turn by turn evaluates only the new tokens.
+ * {@link DeltaKvStreamingChatModel}. One engine can back several chat models and serves concurrent calls at once:
+ * each call is a sequence of one llama.cpp context, and one thread decodes a token of every running answer in one
+ * step (continuous batching; {@code maxSequences} at a time, the rest wait in arrival order). A call starts when its
+ * prompt and its longest answer fit in the context's free cells ({@code contextSize}, shared by the sequences), so a
+ * call with {@code maxOutputTokens} set takes only the cells it may use. Each sequence keeps its conversation after
+ * its call and the next turn reuses the longest matching token prefix, so a chat that grows turn by turn evaluates
+ * only the new tokens.
  *
- * <p>{@link #close()} frees the model, the context and the KV cache (native and GPU memory).
+ * <p>Tokenizing, prompt rendering and statistics never wait for a decode. Listeners and handlers run on the calling
+ * thread (a stream's on a worker thread), never on the engine's. {@link #close()} ends every waiting and running call
+ * with an exception and frees the model, the context and the KV cache (native and GPU memory) once the last call has
+ * returned.
  */
 public final class DeltaKvEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeltaKvEngine.class);
     private static final Cleaner CLEANER = Cleaner.create();
-    /** Conversations shorter than this are not worth setting aside. */
-    private static final int MIN_TOKENS_TO_SET_ASIDE = 64;
     private static final long DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final int DEFAULT_MAX_SEQUENCES = 4;
+    private static final int MAX_THREADS = 512;
+    /** The engine whose listener or handler the current thread is running, if any (to refuse calls that would wait for themselves). */
+    private static final ThreadLocal<DeltaKvEngine> CALLING_BACK = new ThreadLocal<>();
 
     private final Path modelPath;
     private final String modelName;
     private final int contextSize;
     private final ProgressListener progress;
     private final NativeState state;
+    private final Scheduler scheduler;
     private final Cleaner.Cleanable cleanable;
-    private final ReentrantLock lock = new ReentrantLock(true);
     private final boolean supportsTools;
-    private final PrefixCache prefixCache;
-    private final int maxQueuedCalls;
-    /** Window eviction drops the middle of the cache: nothing held can be reused by the next call. */
-    private final boolean evicting;
-    /** Calls running or waiting for their turn. */
-    private final AtomicInteger callsInFlight = new AtomicInteger();
-
-    private volatile boolean closed;
-    /** The cancellation flag of the call running now (to cancel only that call). */
-    private volatile BooleanSupplier currentCall;
-    /** Tokens whose keys and values the context holds now, in order. */
-    private int[] cachedTokens = new int[0];
+    private final Duration queueTimeout;
+    /** Running calls by the cancellation flag their caller holds (streams cancel through it). */
+    private final Map<BooleanSupplier, SequenceRequest> calls = new ConcurrentHashMap<>();
 
     private DeltaKvEngine(Builder b) {
         this.modelPath = checkModelFile(b.modelPath);
         int ctx = b.contextSize == null ? 4096 : requirePositive(b.contextSize, "contextSize");
         int threads = b.threads == null ? Runtime.getRuntime().availableProcessors() : requirePositive(b.threads, "threads");
+        if (threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be at most " + MAX_THREADS + " (ggml's limit), got " + threads);
+        }
         int batch = b.batchSize == null ? 512 : requirePositive(b.batchSize, "batchSize");
         int kvType = kvCacheTypeId(b.kvCacheType);
         int gpuLayers = b.gpuLayers == null ? -1 : b.gpuLayers;
@@ -85,7 +87,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         if (cacheBytes < 0) {
             throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
         }
-        this.evicting = b.evictRecentTokens != null && b.evictRecentTokens > 0;
+        boolean evicting = b.evictRecentTokens != null && b.evictRecentTokens > 0;
         if (b.evictRecentTokens != null && (b.evictSinkTokens < 0 || b.evictRecentTokens < 0)) {
             throw new IllegalArgumentException("kvEviction needs sinkTokens and recentTokens >= 0, got "
                     + b.evictSinkTokens + " and " + b.evictRecentTokens);
@@ -93,11 +95,21 @@ public final class DeltaKvEngine implements AutoCloseable {
         if (evicting && b.deltaKv != null) {
             throw new IllegalArgumentException("kvEviction cannot be combined with deltaKv");
         }
-        this.prefixCache = new PrefixCache(evicting ? 0 : cacheBytes);
-        this.maxQueuedCalls = b.maxQueuedCalls == null ? Integer.MAX_VALUE : b.maxQueuedCalls;
-        if (maxQueuedCalls < 0) {
-            throw new IllegalArgumentException("maxQueuedCalls must be >= 0, got " + maxQueuedCalls);
+        int maxWaiting = b.maxQueuedCalls == null ? Integer.MAX_VALUE : b.maxQueuedCalls;
+        if (maxWaiting < 0) {
+            throw new IllegalArgumentException("maxQueuedCalls must be >= 0, got " + maxWaiting);
         }
+        int sequences = b.maxSequences == null ? DEFAULT_MAX_SEQUENCES : requirePositive(b.maxSequences, "maxSequences");
+        if (evicting) {
+            sequences = 1; // the eviction baseline measures one conversation at a time
+        }
+        if (sequences > 256) {
+            throw new IllegalArgumentException("maxSequences must be at most 256, got " + sequences);
+        }
+        if (b.queueTimeout != null && (b.queueTimeout.isNegative() || b.queueTimeout.isZero())) {
+            throw new IllegalArgumentException("queueTimeout must be positive, got " + b.queueTimeout);
+        }
+        this.queueTimeout = b.queueTimeout;
 
         NativeLoader.load();
         NativeState s = new NativeState();
@@ -111,22 +123,30 @@ public final class DeltaKvEngine implements AutoCloseable {
             s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
                     b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
                     dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
-                    dk == null ? null : dk.nativeFullLayers(), kvType);
+                    dk == null ? null : dk.nativeFullLayers(), kvType, sequences);
             if (evicting) {
                 LlamaNative.setEviction(s.session, b.evictSinkTokens, b.evictRecentTokens);
             }
         } catch (RuntimeException e) {
-            s.run();
+            s.free();
             throw e;
         }
         this.state = s;
-        this.cleanable = CLEANER.register(this, s);
         this.contextSize = (int) LlamaNative.kvStats(s.session)[0];
         String name = LlamaNative.modelMeta(s.model, "general.name");
         this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
         this.supportsTools = LlamaNative.templateSupportsToolCalls(s.templates);
-        LOG.info("loaded {} ({}), context {} tokens, {} threads{}", modelName, modelPath, contextSize, threads,
-                b.deltaKv == null ? "" : ", DeltaKV " + b.deltaKv.compressorPath().getFileName());
+        long session = s.session;
+        this.scheduler = new Scheduler(session, contextSize, Math.min(batch, contextSize), sequences, evicting,
+                new PrefixCache(evicting ? 0 : cacheBytes), maxWaiting, () -> kvMemoryOf(session));
+        Thread thread = new Thread(scheduler, "deltakv-engine-" + modelPath.getFileName());
+        thread.setDaemon(true);
+        s.scheduler = scheduler;
+        s.thread = thread;
+        this.cleanable = CLEANER.register(this, s);
+        thread.start();
+        LOG.info("loaded {} ({}), context {} tokens, {} sequences, {} threads{}", modelName, modelPath, contextSize,
+                sequences, threads, b.deltaKv == null ? "" : ", DeltaKV " + b.deltaKv.compressorPath().getFileName());
     }
 
     private static int kvCacheTypeId(String type) {
@@ -159,7 +179,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         return modelPath;
     }
 
-    /** The context size in tokens: the longest prompt plus answer one call can have. */
+    /** The context size in tokens: the cells the running conversations share, and the longest prompt plus answer. */
     public int contextSize() {
         return contextSize;
     }
@@ -174,24 +194,24 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     /** The tokens of {@code text} under the model's tokenizer (no BOS added, special tokens parsed as text). */
     public int[] tokenize(String text) {
-        return withLock(() -> LlamaNative.tokenize(state.model, text.getBytes(StandardCharsets.UTF_8), false, false));
+        return withNatives(() -> LlamaNative.tokenize(state.model, text.getBytes(StandardCharsets.UTF_8), false, false));
     }
 
     /** The text of {@code tokens}. */
     public String detokenize(int[] tokens) {
-        return withLock(() -> new String(LlamaNative.detokenize(state.model, tokens, false, false), StandardCharsets.UTF_8));
+        return withNatives(() -> new String(LlamaNative.detokenize(state.model, tokens, false, false), StandardCharsets.UTF_8));
     }
 
     /** The prompt the model's chat template makes of {@code messages}, ready for the model's answer. */
     public String renderPrompt(List<ChatMessage> messages) {
         String json = MessageJson.toJson(messages);
-        return withLock(() -> promptText(json));
+        return withNatives(() -> promptText(json));
     }
 
     /** Tokens of the prompt {@code messages} make (chat template, BOS), exactly as a call evaluates it. */
     public int countPromptTokens(List<ChatMessage> messages) {
         String json = MessageJson.toJson(messages);
-        return withLock(() -> promptTokens(promptText(json)).length);
+        return withNatives(() -> promptTokens(promptText(json)).length);
     }
 
     private String promptText(String messagesJson) {
@@ -203,71 +223,156 @@ public final class DeltaKvEngine implements AutoCloseable {
         return LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
     }
 
-    /** KV-cache memory now. */
+    /** KV-cache memory as of the last call's end (never waits for a decode). */
     public KvMemoryStats kvMemory() {
-        return withLock(this::kvMemoryLocked);
+        ensureOpen();
+        return scheduler.memory();
     }
 
-    private KvMemoryStats kvMemoryLocked() {
-        long[] s = LlamaNative.kvStats(state.session);
+    /** What the engine serves now and has served: calls running and waiting, decode steps, the largest step. */
+    public ServingStats servingStats() {
+        Scheduler.Counts c = scheduler.counts();
+        return new ServingStats(c.running(), c.waiting(), c.started(), c.decodeSteps(), c.largestStep(),
+                c.tokensGenerated());
+    }
+
+    /** By the engine's thread: the memory the context holds now. */
+    private static KvMemoryStats kvMemoryOf(long session) {
+        long[] s = LlamaNative.kvStats(session);
         return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 15 ? DeltaKvStats.fromNative(s, 4) : null);
     }
 
     /**
-     * Renders, tokenizes and answers messages (OpenAI-style JSON): the shared work of both chat models.
+     * Renders, tokenizes and answers messages (OpenAI-style JSON): the shared work of both chat models. Runs on the
+     * caller's thread up to the queue, then waits for the engine's events and hands the answer's text to the listener
+     * on this thread.
      *
-     * @param onText    receives text as it becomes final (never a piece of a stop string)
-     * @param cancelled polled between tokens; true stops generation
+     * @param cancelled the caller's flag: {@link #cancel} with it stops the call
      */
     Completion complete(String messagesJson, ToolRequest tools, SamplingSettings sampling, AnswerListener listener,
                         BooleanSupplier cancelled) {
-        if (callsInFlight.incrementAndGet() > maxQueuedCalls + 1L) {
-            callsInFlight.decrementAndGet();
-            throw new RateLimitException("this model is busy: one call runs and " + maxQueuedCalls
-                    + " wait (maxQueuedCalls); try again later");
+        if (CALLING_BACK.get() == this) {
+            throw new IllegalStateException("a call to " + modelName + " from inside one of its own listeners or "
+                    + "handlers would wait for the call that runs them: make it after that call returns");
         }
+        acquireNatives();
+        long call = 0;
         try {
-            return completeInTurn(messagesJson, tools, sampling, listener, cancelled);
+            call = tools == null ? 0 : LlamaNative.newChatCall(state.templates, messagesJson, tools.toolsJson(),
+                    tools.toolChoice(), tools.jsonSchema());
+            String[] prompt = call == 0 ? new String[] {promptText(messagesJson)} : LlamaNative.chatCallPrompt(call);
+            int[] tokens = promptTokens(prompt[0]);
+            if (tokens.length >= contextSize) {
+                throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
+                        + contextSize + " (prompt and answer together): shorten the messages or build the model "
+                        + "with a larger contextSize");
+            }
+            List<String> stops = new ArrayList<>(sampling.stopSequences() == null ? List.of() : sampling.stopSequences());
+            stops.addAll(Arrays.asList(prompt).subList(1, prompt.length));
+            SequenceRequest request = new SequenceRequest(tokens, sampling, stops, call, contextSize);
+            if (call == 0) {
+                return serve(request, listener::onText, cancelled);
+            }
+            long chatCall = call;
+            ToolCallStream answer = new ToolCallStream((text, partial) -> ChatAnswer.fromJson(
+                    LlamaNative.parseChatAnswer(chatCall, text.getBytes(StandardCharsets.UTF_8), partial)),
+                    listener, listener != AnswerListener.IGNORE);
+            Completion raw = serve(request, answer, cancelled);
+            return raw.cancelled() ? raw : raw.withAnswer(readAnswer(answer, raw));
         } finally {
-            callsInFlight.decrementAndGet();
+            if (call != 0) {
+                LlamaNative.freeChatCall(call);
+            }
+            releaseNatives();
         }
     }
 
-    private Completion completeInTurn(String messagesJson, ToolRequest tools, SamplingSettings sampling,
-                                      AnswerListener listener, BooleanSupplier cancelled) {
-        return withLock(() -> {
-            long call = tools == null ? 0 : LlamaNative.newChatCall(state.templates, messagesJson, tools.toolsJson(),
-                    tools.toolChoice(), tools.jsonSchema());
-            try {
-                String[] prompt = call == 0 ? new String[] {promptText(messagesJson)} : LlamaNative.chatCallPrompt(call);
-                int[] tokens = promptTokens(prompt[0]);
-                if (tokens.length >= contextSize) {
-                    throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
-                            + contextSize + " (prompt and answer together): shorten the messages or build the model "
-                            + "with a larger contextSize");
-                }
-                List<String> stops = new ArrayList<>(sampling.stopSequences() == null ? List.of() : sampling.stopSequences());
-                stops.addAll(Arrays.asList(prompt).subList(1, prompt.length));
-                currentCall = cancelled;
+    /**
+     * Queues a call and runs its events on this thread until it ends. An interrupt, the queue timeout or an exception
+     * from the listener cancels the call; this thread still waits for the engine to let go of it (one step at most).
+     */
+    private Completion serve(SequenceRequest request, Consumer<String> onText, BooleanSupplier cancelled) {
+        calls.put(cancelled, request);
+        if (cancelled.getAsBoolean()) {
+            request.cancel(); // cancelled before it was queued: it never starts
+        }
+        try {
+            scheduler.submit(request);
+        } catch (RuntimeException e) {
+            calls.remove(cancelled, request);
+            throw e;
+        }
+        try {
+            long deadline = queueTimeout == null ? 0 : System.nanoTime() + queueTimeout.toNanos();
+            boolean admitted = false;
+            while (true) {
+                SequenceRequest.Event event;
                 try {
-                    if (call == 0) {
-                        return run(tokens, sampling, stops, 0, listener::onText, cancelled);
-                    }
-                    long chatCall = call;
-                    ToolCallStream answer = new ToolCallStream((text, partial) -> ChatAnswer.fromJson(
-                            LlamaNative.parseChatAnswer(chatCall, text.getBytes(StandardCharsets.UTF_8), partial)),
-                            listener, listener != AnswerListener.IGNORE);
-                    Completion raw = run(tokens, sampling, stops, call, answer, cancelled);
-                    return raw.cancelled() ? raw : raw.withAnswer(readAnswer(answer, raw));
-                } finally {
-                    currentCall = null;
+                    event = request.next(admitted || queueTimeout == null ? -1 : Math.max(0, deadline - System.nanoTime()));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw abandon(request, new DeltaKvException("interrupted while " + (admitted ? "generating" : "waiting"), e));
                 }
-            } finally {
-                if (call != 0) {
-                    LlamaNative.freeChatCall(call);
+                if (event == null) {
+                    throw abandon(request, new TimeoutException("waited " + queueTimeout.toMillis() + " ms for "
+                            + modelName + " (queueTimeout): every sequence was busy or the context full"));
+                }
+                if (event instanceof SequenceRequest.Admitted) {
+                    admitted = true;
+                } else if (event instanceof SequenceRequest.Text t) {
+                    if (!cancelled.getAsBoolean()) {
+                        callBack(request, () -> onText.accept(t.text()));
+                    }
+                } else if (event instanceof SequenceRequest.Progress p) {
+                    callBack(request, () -> progress.onPromptProgress(p.done(), p.total()));
+                } else if (event instanceof SequenceRequest.Done d) {
+                    return d.completion();
+                } else if (event instanceof SequenceRequest.Failed f) {
+                    throw f.error();
                 }
             }
-        });
+        } finally {
+            calls.remove(cancelled, request);
+        }
+    }
+
+    /** Runs the caller's code for a call; if it throws, the call is cancelled and the exception goes on. */
+    private void callBack(SequenceRequest request, Runnable code) {
+        CALLING_BACK.set(this);
+        try {
+            code.run();
+        } catch (RuntimeException e) {
+            throw abandon(request, e);
+        } catch (Error e) {
+            throw abandon(request, e);
+        } finally {
+            CALLING_BACK.remove();
+        }
+    }
+
+    /** Cancels a call whose caller stops waiting, and waits until the engine no longer uses it; returns e to throw. */
+    private <T extends Throwable> T abandon(SequenceRequest request, T e) {
+        request.cancel();
+        scheduler.wake();
+        boolean interrupted = Thread.interrupted(); // kept for the caller, not for this wait
+        try {
+            while (true) {
+                SequenceRequest.Event event;
+                try {
+                    event = request.next(-1);
+                } catch (InterruptedException again) {
+                    interrupted = true;
+                    continue;
+                }
+                if (event instanceof SequenceRequest.Done || event instanceof SequenceRequest.Failed) {
+                    return e;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**
@@ -295,167 +400,61 @@ public final class DeltaKvEngine implements AutoCloseable {
         return new ChatAnswer(answer.content(), answer.reasoning(), List.copyOf(complete));
     }
 
-    private Completion run(int[] tokens, SamplingSettings sampling, List<String> stops, long chatCall,
-                           Consumer<String> onText, BooleanSupplier cancelled) {
-        int keep = switchConversation(tokens);
-        TextCollector collector = new TextCollector(new StopSequences(stops), onText, cancelled, progress);
-        int[] r;
-        try {
-            r = LlamaNative.generate(state.session, tokens, keep, sampling.floats(), sampling.ints(),
-                    sampling.seed(), chatCall == 0 ? sampling.grammar() : null, chatCall, collector);
-        } catch (RuntimeException e) {
-            cachedTokens = new int[0]; // the cache's content is unknown now: start over next time
-            throw e;
-        }
-        collector.finish();
-        int[] generated = collector.tokens();
-        int[] all = Arrays.copyOf(tokens, tokens.length + generated.length);
-        System.arraycopy(generated, 0, all, tokens.length, generated.length);
-        cachedTokens = evicting ? new int[0] : Arrays.copyOf(all, Math.min(r[3], all.length));
-        return new Completion(collector.text(), tokens.length, keep, r[1], r[2], r[0], kvMemoryLocked(), List.of());
-    }
-
-    /**
-     * Before a call: when the prompt shares more with a conversation set aside than with the one in
-     * the context, restore that one; when the context's conversation is about to be mostly replaced,
-     * set it aside first. Returns the prompt tokens the context then already holds.
-     */
-    private int switchConversation(int[] tokens) {
-        int keep = PrefixCache.commonPrefix(cachedTokens, tokens);
-        if (!prefixCache.enabled()) {
-            return keep;
-        }
-        PrefixCache.Entry best = prefixCache.takeBest(tokens, keep);
-        boolean replacing = best != null || keep < cachedTokens.length / 2;
-        if (replacing && cachedTokens.length >= MIN_TOKENS_TO_SET_ASIDE) {
-            prefixCache.put(cachedTokens, LlamaNative.saveSequence(state.session));
-        }
-        if (best == null) {
-            return keep;
-        }
-        cachedTokens = new int[0]; // unknown until the restore succeeds
-        LlamaNative.restoreSequence(state.session, best.state());
-        cachedTokens = best.tokens();
-        return PrefixCache.commonPrefix(cachedTokens, tokens);
-    }
-
     /** Prefix cache statistics. */
     public PrefixCacheStats prefixCacheStats() {
-        return withLock(prefixCache::stats);
-    }
-
-    /** Collects the answer of one call: tokens to text, stop strings, streaming of final text. */
-    private static final class TextCollector implements GenerationListener {
-        private final StopSequences stops;
-        private final Consumer<String> onText;
-        private final BooleanSupplier cancelled;
-        private final ProgressListener progress;
-        private final Utf8Accumulator utf8 = new Utf8Accumulator();
-        private final StringBuilder text = new StringBuilder();
-        private int[] tokens = new int[64];
-        private int tokenCount;
-        private int emitted;
-        private boolean stoppedByString;
-
-        TextCollector(StopSequences stops, Consumer<String> onText, BooleanSupplier cancelled, ProgressListener progress) {
-            this.stops = stops;
-            this.onText = onText;
-            this.cancelled = cancelled;
-            this.progress = progress;
-        }
-
-        @Override
-        public boolean onToken(int token, byte[] piece) {
-            if (tokenCount == tokens.length) {
-                tokens = Arrays.copyOf(tokens, tokens.length * 2);
-            }
-            tokens[tokenCount++] = token;
-            text.append(utf8.append(piece));
-            int stop = stops.firstMatch(text);
-            if (stop >= 0) {
-                text.setLength(stop);
-                stoppedByString = true;
-                emit(text.length());
-                return false;
-            }
-            emit(stops.safeLength(text));
-            return !cancelled.getAsBoolean();
-        }
-
-        @Override
-        public void onPrefill(int done, int total) {
-            progress.onPromptProgress(done, total);
-        }
-
-        /** After generation: the held-back tail is final now (unless the call was cancelled). */
-        void finish() {
-            if (!stoppedByString && !cancelled.getAsBoolean()) {
-                text.append(utf8.flush());
-                emit(text.length());
-            }
-        }
-
-        private void emit(int upTo) {
-            if (upTo > emitted) {
-                onText.accept(text.substring(emitted, upTo));
-                emitted = upTo;
-            }
-        }
-
-        String text() {
-            return text.toString();
-        }
-
-        int[] tokens() {
-            return Arrays.copyOf(tokens, tokenCount);
-        }
-    }
-
-    /** Stops the call whose cancellation flag is {@code call}, if it is the one running now. */
-    void cancel(BooleanSupplier call) {
-        if (!closed && currentCall == call) {
-            LlamaNative.cancel(state.session);
-        }
-    }
-
-    private <T> T withLock(Supplier<T> action) {
         ensureOpen();
-        lock.lock();
+        return scheduler.prefixCacheStats();
+    }
+
+    /** Stops the call whose cancellation flag is {@code call}, if it still runs or waits (any thread). */
+    void cancel(BooleanSupplier call) {
+        SequenceRequest request = calls.get(call);
+        if (request != null) {
+            request.cancel();
+            scheduler.wake();
+        }
+    }
+
+    private <T> T withNatives(Supplier<T> action) {
+        acquireNatives();
         try {
-            ensureOpen();
             return action.get();
         } finally {
-            lock.unlock();
+            releaseNatives();
         }
     }
 
-    private void ensureOpen() {
-        if (closed) {
+    private void acquireNatives() {
+        if (!state.acquire()) {
             throw new IllegalStateException("this DeltaKV model is closed");
         }
     }
 
-    /** Frees the model, context and KV cache; waits for a call in progress to stop first. */
+    private void releaseNatives() {
+        state.release();
+    }
+
+    private void ensureOpen() {
+        if (state.closed()) {
+            throw new IllegalStateException("this DeltaKV model is closed");
+        }
+    }
+
+    /**
+     * Ends every waiting and running call (each fails with a {@link DeltaKvException}), stops the engine's thread and
+     * frees the model, context and KV cache once the last call has returned (at once when none runs). May be called
+     * from any thread, a listener's or a handler's too.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        LlamaNative.cancel(state.session);
-        lock.lock();
-        try {
-            if (!closed) {
-                closed = true;
-                cleanable.clean();
-                LOG.info("closed {}", modelName);
-            }
-        } finally {
-            lock.unlock();
+        if (!state.closed()) {
+            cleanable.clean();
+            LOG.info("closed {}", modelName);
         }
     }
 
     public boolean isClosed() {
-        return closed;
+        return state.closed();
     }
 
     private static Path checkModelFile(Path path) {
@@ -483,14 +482,67 @@ public final class DeltaKvEngine implements AutoCloseable {
         return value;
     }
 
-    /** Native handles, freed by close() or, if the engine is never closed, when it is collected. */
+    /**
+     * Native handles and the engine's thread. Closing (close(), or the engine collected unclosed) stops the thread;
+     * the handles are freed when the last user (the engine itself, and each call in flight) lets go.
+     */
     private static final class NativeState implements Runnable {
         long model;
         long templates;
         long session;
+        Scheduler scheduler;
+        Thread thread;
+        /** 1 for the open engine, plus one per call in flight; 0: freed. */
+        private final AtomicInteger users = new AtomicInteger(1);
+        private volatile boolean closed;
 
+        boolean acquire() {
+            while (true) {
+                int u = users.get();
+                if (u == 0 || closed) {
+                    return false;
+                }
+                if (users.compareAndSet(u, u + 1)) {
+                    return true;
+                }
+            }
+        }
+
+        void release() {
+            if (users.decrementAndGet() == 0) {
+                free();
+            }
+        }
+
+        boolean closed() {
+            return closed;
+        }
+
+        /** Closing: the engine's thread fails every call and ends; the handles go with the last user. */
         @Override
         public void run() {
+            closed = true;
+            if (scheduler != null) {
+                scheduler.close();
+                LlamaNative.cancel(session); // a decode under way stops at once
+                if (thread != Thread.currentThread()) {
+                    boolean interrupted = false;
+                    while (thread.isAlive()) {
+                        try {
+                            thread.join();
+                        } catch (InterruptedException e) {
+                            interrupted = true;
+                        }
+                    }
+                    if (interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+            release();
+        }
+
+        void free() {
             if (session != 0) {
                 LlamaNative.freeSession(session);
                 session = 0;
@@ -529,6 +581,8 @@ public final class DeltaKvEngine implements AutoCloseable {
         private ProgressListener progressListener;
         private Long prefixCacheBytes;
         private Integer maxQueuedCalls;
+        private Integer maxSequences;
+        private Duration queueTimeout;
         private DeltaKvConfig deltaKv;
         private String kvCacheType;
         private Integer evictSinkTokens;
@@ -589,11 +643,30 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         /**
-         * Calls that may wait while one runs (default: no limit). Calls are served one at a time in
-         * arrival order; beyond this many waiting, a call fails at once with RateLimitException.
+         * Calls that may wait while {@link #maxSequences} run (default: no limit). Waiting calls start in arrival
+         * order; beyond this many waiting, a call fails at once with RateLimitException.
          */
         public Builder maxQueuedCalls(Integer maxQueuedCalls) {
             this.maxQueuedCalls = maxQueuedCalls;
+            return this;
+        }
+
+        /**
+         * Calls served at once, each a sequence of the one context (default 4): their answers are decoded together,
+         * one token of each a step. They share the context's {@link #contextSize} cells; a call starts when its prompt
+         * and its longest answer ({@code maxOutputTokens}, else the rest of the context) fit in the free cells.
+         */
+        public Builder maxSequences(Integer maxSequences) {
+            this.maxSequences = maxSequences;
+            return this;
+        }
+
+        /**
+         * How long a call may wait for a sequence and cells (default: no limit); beyond it the call fails with
+         * {@link TimeoutException} and was never evaluated.
+         */
+        public Builder queueTimeout(Duration queueTimeout) {
+            this.queueTimeout = queueTimeout;
             return this;
         }
 
@@ -617,7 +690,7 @@ public final class DeltaKvEngine implements AutoCloseable {
          * DeltaKV is measured against: after each prompt batch and each generated token the cache keeps only the
          * first {@code sinkTokens} and the last {@code recentTokens} positions, so it never holds more than their
          * sum plus one batch. The middle of a long prompt is forgotten; no prefix reuse between calls. Not with
-         * {@link #deltaKv}. {@code recentTokens} 0 turns it off.
+         * {@link #deltaKv}; serves one call at a time. {@code recentTokens} 0 turns it off.
          */
         public Builder kvEviction(int sinkTokens, int recentTokens) {
             this.evictSinkTokens = sinkTokens;

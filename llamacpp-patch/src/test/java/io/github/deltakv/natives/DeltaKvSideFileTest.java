@@ -67,6 +67,14 @@ class DeltaKvSideFileTest {
         "missing tensor | --drop,blk.2.dkv_dec.weight | has no tensor 'blk.2.dkv_dec.weight'",
         "layer 0 not full | --full-layers,1 | layer 0 must be a full layer",
         "no layer to compress | --full-layers,0;1;2;3;4;5 | nothing to compress",
+        // settings out of range crashed a process (a division by zero, no latent slot) or broke every call
+        "stride 0 | --stride,0 | the side file's center_stride must be in [2, 1048576], it has 0",
+        "stride 1 | --stride,1 | the side file's center_stride must be in [2, 1048576], it has 1",
+        "recent window 0 | --recent,0 | the side file's n_recent must be in [1, 1048576], it has 0",
+        "no neighbours | --neighbors,0 | the side file's n_neighbors must be in [1, 8], it has 0",
+        "9 neighbours | --neighbors,9 | the side file's n_neighbors must be in [1, 8], it has 9",
+        "top-k 0 | --top-k,0 | the side file's top_k must be in [1, 1073741824], it has 0",
+        "top-k 2^31 | --top-k,2147483648 | the side file's top_k must be in [1, 1073741824], it has 2147483648",
     })
     void a_side_file_for_another_model_or_of_another_kind_is_refused(String what, String options, String message)
             throws Exception {

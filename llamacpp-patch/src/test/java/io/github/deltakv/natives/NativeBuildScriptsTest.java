@@ -92,7 +92,7 @@ class NativeBuildScriptsTest {
         Path backend = Files.createDirectories(tmp.resolve("backend"));
         Files.writeString(backend.resolve("libggml-cuda.so"), "a CUDA backend");
         Files.writeString(backend.resolve("BUILD-INFO"),
-                "llama.commit=" + properties().getProperty("llama.commit") + "\npatch.series=0000000000000000\n");
+                "llama.commit=" + properties().getProperty("llama.commit") + "\ndeltakv.sources=0000000000000000\n");
 
         Result r;
         try {
@@ -102,7 +102,7 @@ class NativeBuildScriptsTest {
         }
 
         assertThat(r.exit).isNotZero();
-        assertThat(r.output).contains("was built from other sources").contains("patch.series=0000000000000000");
+        assertThat(r.output).contains("was built from other sources").contains("deltakv.sources=0000000000000000");
     }
 
     /** A cache of its own whose llama.cpp source is a link to the real cache's verified one (skips without it). */
@@ -144,7 +144,7 @@ class NativeBuildScriptsTest {
 
     private Path copyModule() throws IOException {
         Path copy = tmp.resolve("module");
-        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "jni", "tools",
+        for (String entry : List.of("llama-source.properties", "CMakeLists.txt", "scripts", "patches", "llama.cpp", "jni", "tools",
                 "compat")) {
             Path src = MODULE.resolve(entry);
             try (Stream<Path> files = Files.walk(src)) {

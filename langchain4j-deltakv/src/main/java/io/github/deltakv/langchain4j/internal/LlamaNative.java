@@ -69,12 +69,14 @@ public final class LlamaNative {
 
     /**
      * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
-     * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits} (-1 keeps the
-     * side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml type of the
-     * cache's K and V (1 F16, 8 Q8_0, 2 Q4_0, ...).
+     * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits, layers compressed per
+     * step} (-1 keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
+     * type of the cache's K and V (1 F16, 8 Q8_0, 2 Q4_0, ...); {@code sequences}: conversations served at once,
+     * sharing the context's {@code contextSize} cells.
      */
     public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
-                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType);
+                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType,
+                                         int sequences);
 
     /**
      * Sink + recent-window eviction (0 recent = off): the cache keeps the first {@code sinkTokens} and the last
@@ -107,13 +109,42 @@ public final class LlamaNative {
     /** A GBNF grammar (llama.cpp's) for the JSON a JSON schema allows. */
     public static native String jsonSchemaToGrammar(String schemaJson);
 
-    /** The KV state of the context's sequence (tokens and their keys and values). */
-    public static native byte[] saveSequence(long session);
+    /*
+     * The serving engine's runs: several sequences of one context, each a run from its prompt to its end. Called by
+     * the one thread that owns the session. A step's event for a run is {token, finish} in {@code out} (token -1:
+     * none, the prompt goes on or the run ended without one; finish -1: the run goes on, else a FINISH_* constant),
+     * the token's text in {@code pieces}.
+     */
 
-    /** Replaces the context's sequence with a state from {@link #saveSequence}. */
-    public static native void restoreSequence(long session, byte[] state);
+    /**
+     * A run of sequence {@code sequence}: the prompt {@code tokens}, of which the first {@code keep} are kept from what
+     * the sequence holds; sampling as {@link #generate}'s. A native handle, for {@link #endRun}.
+     */
+    public static native long beginRun(long session, int sequence, int[] tokens, int keep, float[] floats, int[] ints,
+                                       long seed, String grammar, long chatCall);
 
-    /** Asks a running {@link #generate} to stop as soon as it can (thread-safe). */
+    /** Up to {@code maxTokens} more of the run's prompt; returns llama_decode's code (0 done, 1 no room, 2 aborted). */
+    public static native int prefillRun(long session, long run, int maxTokens, int[] out, byte[][] pieces);
+
+    /** One decode step of every run in {@code runs}, each its next token; returns llama_decode's code. */
+    public static native int decodeRuns(long session, long[] runs, int[] out, byte[][] pieces);
+
+    /** Ends a run; {@code dropAnswer}: its generated tokens leave the cache (a cancelled answer), the prompt stays. */
+    public static native void endRun(long session, long run, boolean dropAnswer);
+
+    /** The positions sequence {@code sequence} holds. */
+    public static native int sequenceTokens(long session, int sequence);
+
+    /** Removes sequence {@code sequence} from the cache. */
+    public static native void clearSequence(long session, int sequence);
+
+    /** The KV state of sequence {@code sequence} (tokens and their keys and values). */
+    public static native byte[] saveSequence(long session, int sequence);
+
+    /** Replaces sequence {@code sequence} with a state from {@link #saveSequence}. */
+    public static native void restoreSequence(long session, int sequence, byte[] state);
+
+    /** Asks a running {@link #generate} or step to stop as soon as it can (thread-safe); the session aborts from then. */
     public static native void cancel(long session);
 
     /**
@@ -130,7 +161,7 @@ public final class LlamaNative {
     public static native int[] selectFullLayers(long model, int[] tokens, int probe, int count, int topK, int sink,
                                                 int recent, int threads);
 
-    /** {context size, tokens held, KV bytes allocated, bytes of the held tokens}. */
+    /** {context size, tokens held, KV bytes allocated, bytes of the held tokens} over all sequences, then DeltaKV's. */
     public static native long[] kvStats(long session);
 
     public static final int FINISH_EOG = 0;

@@ -47,15 +47,16 @@ public final class PrefixCache {
     }
 
     /**
-     * Takes out the cached sequence sharing the longest prefix with {@code prompt}, if that prefix is
-     * longer than {@code atLeast} tokens; null otherwise.
+     * Takes out the cached sequence sharing the longest prefix with {@code prompt}, if that prefix is longer than
+     * {@code atLeast} tokens and at least half of the cached sequence (the prompt continues that conversation, rather
+     * than sharing only a template's opening with it); null otherwise.
      */
     public Entry takeBest(int[] prompt, int atLeast) {
         Long bestKey = null;
         int best = atLeast;
         for (Map.Entry<Long, Entry> e : entries.entrySet()) {
             int shared = commonPrefix(e.getValue().tokens(), prompt);
-            if (shared > best) {
+            if (shared > best && 2 * shared >= e.getValue().tokens().length) {
                 best = shared;
                 bestKey = e.getKey();
             }

@@ -29,6 +29,15 @@ class PrefixCacheTest {
     }
 
     @Test
+    void an_entry_sharing_less_than_half_of_its_tokens_is_not_restored() {
+        PrefixCache cache = new PrefixCache(1000);
+        cache.put(new int[] {1, 2, 3, 4, 5, 6, 7}, new byte[10]); // a template's opening {1, 2, 3} and a conversation
+
+        assertThat(cache.takeBest(new int[] {1, 2, 3, 9, 9}, 0)).isNull(); // 3 of 7: another conversation
+        assertThat(cache.takeBest(new int[] {1, 2, 3, 4, 9}, 0).tokens()).hasSize(7); // 4 of 7: this one goes on
+    }
+
+    @Test
     void least_recently_used_entries_go_beyond_the_budget() {
         PrefixCache cache = new PrefixCache(25);
         cache.put(new int[] {1}, new byte[10]);
