@@ -233,7 +233,8 @@ public final class DeltaKvEngine implements AutoCloseable {
     public ServingStats servingStats() {
         Scheduler.Counts c = scheduler.counts();
         return new ServingStats(c.running(), c.waiting(), c.started(), c.decodeSteps(), c.largestStep(),
-                c.tokensGenerated());
+                c.tokensGenerated(), c.decodeNanos() / 1e9, c.promptTokens(), c.promptNanos() / 1e9, c.firstTokens(),
+                c.firstTokenNanos() / 1e9);
     }
 
     /** By the engine's thread: the memory the context holds now. */

@@ -33,7 +33,8 @@ final class Scheduler implements Runnable {
     private static final int MIN_TOKENS_TO_SET_ASIDE = 64;
 
     /** What the scheduler has done so far, for statistics and tests. */
-    record Counts(int running, int waiting, long started, long decodeSteps, int largestStep, long tokensGenerated) {
+    record Counts(int running, int waiting, long started, long decodeSteps, int largestStep, long tokensGenerated,
+                  long decodeNanos, long promptTokens, long promptNanos, long firstTokens, long firstTokenNanos) {
     }
 
     /** A sequence of the context: what it holds, and the call running on it if any. */
@@ -92,6 +93,11 @@ final class Scheduler implements Runnable {
     private volatile long decodeSteps;
     private volatile int largestStep;
     private volatile long tokensGenerated;
+    private volatile long decodeNanos;
+    private volatile long promptTokens;
+    private volatile long promptNanos;
+    private volatile long firstTokens;
+    private volatile long firstTokenNanos;
     private volatile int running;
 
     Scheduler(long session, int contextSize, int batchSize, int sequences, boolean evicting, PrefixCache prefixCache,
@@ -156,7 +162,8 @@ final class Scheduler implements Runnable {
     Counts counts() {
         lock.lock();
         try {
-            return new Counts(running, waiting.size(), started, decodeSteps, largestStep, tokensGenerated);
+            return new Counts(running, waiting.size(), started, decodeSteps, largestStep, tokensGenerated, decodeNanos,
+                    promptTokens, promptNanos, firstTokens, firstTokenNanos);
         } finally {
             lock.unlock();
         }
@@ -369,6 +376,7 @@ final class Scheduler implements Runnable {
         int[] out = new int[2 * runs.length];
         byte[][] pieces = new byte[runs.length][];
         int rc;
+        long t0 = System.nanoTime();
         try {
             rc = LlamaNative.decodeRuns(session, runs, out, pieces);
         } catch (RuntimeException e) {
@@ -376,6 +384,8 @@ final class Scheduler implements Runnable {
                 fail(s, e.getMessage());
             }
             return;
+        } finally {
+            decodeNanos += System.nanoTime() - t0;
         }
         decodeSteps++;
         largestStep = Math.max(largestStep, runs.length);
@@ -404,11 +414,15 @@ final class Scheduler implements Runnable {
             int[] out = new int[2];
             byte[][] pieces = new byte[1][];
             int rc;
+            long t0 = System.nanoTime();
+            int before = LlamaNative.sequenceTokens(session, s.sequence);
             try {
                 rc = LlamaNative.prefillRun(session, s.run, batchSize, out, pieces);
             } catch (RuntimeException e) {
                 fail(s, e.getMessage());
                 return;
+            } finally {
+                promptNanos += System.nanoTime() - t0;
             }
             if (rc == 2 && closing) {
                 return; // aborted by close()
@@ -419,12 +433,16 @@ final class Scheduler implements Runnable {
                 return;
             }
             int total = s.request.tokens.length - s.kept;
-            int done = LlamaNative.sequenceTokens(session, s.sequence) - s.kept;
+            int held = LlamaNative.sequenceTokens(session, s.sequence);
+            promptTokens += Math.max(0, held - before);
+            int done = held - s.kept;
             if (total > batchSize) {
                 s.request.send(new SequenceRequest.Progress(Math.min(done, total), total));
             }
             if (out[0] >= 0 || out[1] >= 0) {
                 s.prefilled = true;
+                firstTokens++;
+                firstTokenNanos += System.nanoTime() - s.request.arrivedNanos;
                 deliver(s, out[0], out[1], pieces[0]);
             }
             return;

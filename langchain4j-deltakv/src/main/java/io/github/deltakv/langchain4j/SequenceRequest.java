@@ -43,6 +43,8 @@ final class SequenceRequest {
     final long chatCall;
     /** Answer tokens the call may take: its own limit within what the context leaves it. */
     final int answerLimit;
+    /** When the call was made (System.nanoTime), for the time to its first token. */
+    final long arrivedNanos = System.nanoTime();
 
     private final AtomicBoolean cancelled = new AtomicBoolean();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();

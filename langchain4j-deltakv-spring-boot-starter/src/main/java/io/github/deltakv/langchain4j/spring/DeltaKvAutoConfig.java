@@ -6,19 +6,24 @@ import io.github.deltakv.langchain4j.DeltaKvBaseChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvConfig;
 import io.github.deltakv.langchain4j.DeltaKvEngine;
+import io.github.deltakv.langchain4j.DeltaKvMetrics;
 import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
+
+import io.micrometer.core.instrument.binder.MeterBinder;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 
 /**
  * With {@code langchain4j.deltakv.chat-model.model-path} set: one {@link DeltaKvEngine} (the loaded model,
  * closed with the context) and a {@link DeltaKvChatModel} and {@link DeltaKvStreamingChatModel} on it,
- * with every {@link ChatModelListener} bean as a listener.
+ * with every {@link ChatModelListener} bean as a listener; with Micrometer present, its {@link DeltaKvMetrics}.
  */
 @AutoConfiguration
 @EnableConfigurationProperties(DeltaKvProperties.class)
@@ -37,8 +42,23 @@ public class DeltaKvAutoConfig {
                 .batchSize(p.getBatchSize())
                 .flashAttention(p.getFlashAttention())
                 .chatTemplate(p.getChatTemplate())
+                .maxSequences(p.getMaxSequences())
+                .maxQueuedCalls(p.getMaxQueuedCalls())
+                .queueTimeout(p.getQueueTimeout())
                 .deltaKv(deltaKv(properties.getDeltaKv()))
                 .build();
+    }
+
+    /** With Micrometer on the class path: the engine's meters, bound to the application's registry by Spring Boot. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(MeterBinder.class)
+    static class Metrics {
+
+        @Bean
+        @ConditionalOnMissingBean
+        DeltaKvMetrics deltaKvMetrics(DeltaKvEngine engine) {
+            return new DeltaKvMetrics(engine);
+        }
     }
 
     private static DeltaKvConfig deltaKv(DeltaKvProperties.DeltaKv d) {

@@ -74,6 +74,9 @@ public class DeltaKvProperties {
         private Integer batchSize;
         private Boolean flashAttention;
         private String chatTemplate;
+        private Integer maxSequences;
+        private Integer maxQueuedCalls;
+        private java.time.Duration queueTimeout;
         private Double temperature;
         private Integer topK;
         private Double topP;
@@ -98,6 +101,12 @@ public class DeltaKvProperties {
         public void setFlashAttention(Boolean flashAttention) { this.flashAttention = flashAttention; }
         public String getChatTemplate() { return chatTemplate; }
         public void setChatTemplate(String chatTemplate) { this.chatTemplate = chatTemplate; }
+        public Integer getMaxSequences() { return maxSequences; }
+        public void setMaxSequences(Integer maxSequences) { this.maxSequences = maxSequences; }
+        public Integer getMaxQueuedCalls() { return maxQueuedCalls; }
+        public void setMaxQueuedCalls(Integer maxQueuedCalls) { this.maxQueuedCalls = maxQueuedCalls; }
+        public java.time.Duration getQueueTimeout() { return queueTimeout; }
+        public void setQueueTimeout(java.time.Duration queueTimeout) { this.queueTimeout = queueTimeout; }
         public Double getTemperature() { return temperature; }
         public void setTemperature(Double temperature) { this.temperature = temperature; }
         public Integer getTopK() { return topK; }

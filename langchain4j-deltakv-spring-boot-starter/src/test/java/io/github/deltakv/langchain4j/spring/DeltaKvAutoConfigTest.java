@@ -8,6 +8,9 @@ import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
 
 import io.github.deltakv.langchain4j.DeltaKvEngine;
+import io.github.deltakv.langchain4j.DeltaKvMetrics;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -69,6 +72,30 @@ class DeltaKvAutoConfigTest {
                     assertThat(context.getBean(ChatModel.class).chat("Hello")).isNotNull();
                     assertThat(engine.kvMemory().deltaKv()).isNotNull();
                     assertThat(engine.kvMemory().deltaKv().tokens()).isPositive();
+                });
+    }
+
+    @Test
+    void serving_properties_reach_the_engine_and_its_meters_bind_to_a_registry() {
+        runner.withPropertyValues(
+                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
+                        "langchain4j.deltakv.chat-model.context-size=1024",
+                        "langchain4j.deltakv.chat-model.threads=2",
+                        "langchain4j.deltakv.chat-model.max-tokens=4",
+                        "langchain4j.deltakv.chat-model.max-sequences=0")
+                .run(context -> assertThat(context).getFailure().rootCause().hasMessageContaining("maxSequences"));
+        runner.withPropertyValues(
+                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
+                        "langchain4j.deltakv.chat-model.context-size=1024",
+                        "langchain4j.deltakv.chat-model.threads=2",
+                        "langchain4j.deltakv.chat-model.max-tokens=4",
+                        "langchain4j.deltakv.chat-model.max-sequences=2",
+                        "langchain4j.deltakv.chat-model.queue-timeout=5s")
+                .run(context -> {
+                    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+                    context.getBean(DeltaKvMetrics.class).bindTo(registry);
+                    assertThat(context.getBean(ChatModel.class).chat("Hello")).isNotNull();
+                    assertThat(registry.get("deltakv.tokens.predicted").functionCounter().count()).isPositive();
                 });
     }
 
