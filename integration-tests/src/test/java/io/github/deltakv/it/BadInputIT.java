@@ -6,6 +6,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.InvalidRequestException;
 import dev.langchain4j.model.chat.request.ChatRequest;
+import dev.langchain4j.model.chat.request.json.JsonSchema;
+import dev.langchain4j.model.chat.request.json.JsonRawSchema;
+import dev.langchain4j.model.chat.request.ResponseFormatType;
+import dev.langchain4j.model.chat.request.ResponseFormat;
 import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
@@ -128,6 +132,42 @@ class BadInputIT {
         assertThatThrownBy(() -> bad.apply(kvtiny()).build().close())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining(name);
+    }
+
+    @Test
+    void penalties_that_are_not_finite_are_refused_and_repeat_last_n_covers_at_most_the_context() {
+        try (DeltaKvChatModel model = kvtiny().contextSize(512).temperature(0.0).maxTokens(24).build()) {
+            assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi"))
+                    .parameters(DeltaKvChatRequestParameters.builder().frequencyPenalty(Double.NaN).build()).build()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("frequencyPenalty");
+            assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("hi"))
+                    .parameters(DeltaKvChatRequestParameters.builder().presencePenalty(Double.POSITIVE_INFINITY).build())
+                    .build())).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("presencePenalty");
+
+            // a needle question: kvtiny answers with a number whose digits repeat under no penalty
+            String question = Haystacks.needle(200, 0.5, 3).message();
+            java.util.function.IntFunction<String> withLastN = lastN -> model.chat(ChatRequest.builder()
+                    .messages(UserMessage.from(question)).parameters(DeltaKvChatRequestParameters.builder()
+                            .repeatPenalty(3.0).repeatLastN(lastN).build()).build()).aiMessage().text();
+            String off = withLastN.apply(0);
+            String whole = withLastN.apply(-1); // -1: the whole context, as in llama.cpp
+            assertThat(whole).isNotEqualTo(off);
+            // beyond the context it is the context (an Integer.MAX_VALUE window took 8.5 GB before)
+            assertThat(withLastN.apply(Integer.MAX_VALUE)).isEqualTo(whole);
+        }
+    }
+
+    @Test
+    void a_json_schema_with_an_empty_enum_is_refused() {
+        try (DeltaKvChatModel model = kvtiny().contextSize(512).build()) {
+            // LangChain4j's schema builder refuses an empty enum; a raw schema can have one
+            ResponseFormat format = ResponseFormat.builder().type(ResponseFormatType.JSON).jsonSchema(JsonSchema.builder()
+                    .name("color").rootElement(JsonRawSchema.from("{\"type\": \"object\", \"properties\": "
+                            + "{\"color\": {\"enum\": []}}, \"required\": [\"color\"]}")).build()).build();
+            assertThatThrownBy(() -> model.chat(ChatRequest.builder().messages(UserMessage.from("A color?"))
+                    .responseFormat(format).build()))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("enum");
+        }
     }
 
     @Test

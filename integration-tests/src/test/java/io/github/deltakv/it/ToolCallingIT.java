@@ -99,7 +99,10 @@ class ToolCallingIT {
 
         List<ToolExecutionRequest> calls = response.aiMessage().toolExecutionRequests();
         assertThat(calls).as(response.toString()).isNotEmpty();
-        assertThat(response.metadata().finishReason()).isEqualTo(FinishReason.TOOL_EXECUTION);
+        // kvtiny may go on writing calls until maxTokens (400): then the answer was cut (LENGTH), the call it was
+        // writing is dropped and the complete ones come back; an answer that ended by itself is TOOL_EXECUTION
+        assertThat(response.metadata().finishReason()).isEqualTo(response.tokenUsage().outputTokenCount() < 400
+                ? FinishReason.TOOL_EXECUTION : FinishReason.LENGTH);
         for (ToolExecutionRequest call : calls) {
             assertThat(call.id()).isNotBlank();
             assertThat(call.name()).isIn(ADD.name(), WEATHER.name());

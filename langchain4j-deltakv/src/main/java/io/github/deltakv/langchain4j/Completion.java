@@ -21,12 +21,15 @@ record Completion(String text, int promptTokens, int promptTokensReused, int pro
         return finish == LlamaNative.FINISH_CANCELLED;
     }
 
+    /** LENGTH for an answer cut short, tool calls or not (a call it was writing is dropped); else by its end. */
     FinishReason finishReason() {
+        if (finish == LlamaNative.FINISH_MAX_TOKENS || finish == LlamaNative.FINISH_CONTEXT_FULL) {
+            return FinishReason.LENGTH;
+        }
         if (!toolCalls.isEmpty()) {
             return FinishReason.TOOL_EXECUTION;
         }
         return switch (finish) {
-            case LlamaNative.FINISH_MAX_TOKENS, LlamaNative.FINISH_CONTEXT_FULL -> FinishReason.LENGTH;
             case LlamaNative.FINISH_EOG, LlamaNative.FINISH_STOPPED -> FinishReason.STOP;
             default -> FinishReason.OTHER;
         };

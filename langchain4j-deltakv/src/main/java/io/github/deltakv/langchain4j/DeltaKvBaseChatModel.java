@@ -230,10 +230,15 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
         check(p.topK() == null || p.topK() >= 0, "topK must be >= 0, got " + p.topK());
         check(p.maxOutputTokens() == null || p.maxOutputTokens() > 0,
                 "maxOutputTokens must be positive, got " + p.maxOutputTokens());
+        check(p.frequencyPenalty() == null || Double.isFinite(p.frequencyPenalty()),
+                "frequencyPenalty must be a finite number, got " + p.frequencyPenalty());
+        check(p.presencePenalty() == null || Double.isFinite(p.presencePenalty()),
+                "presencePenalty must be a finite number, got " + p.presencePenalty());
         if (p instanceof DeltaKvChatRequestParameters d) {
             check(d.minP() == null || (d.minP() >= 0 && d.minP() <= 1), "minP must be in [0, 1], got " + d.minP());
             check(d.repeatPenalty() == null || d.repeatPenalty() > 0, "repeatPenalty must be > 0, got " + d.repeatPenalty());
-            check(d.repeatLastN() == null || d.repeatLastN() >= -1, "repeatLastN must be >= -1, got " + d.repeatLastN());
+            check(d.repeatLastN() == null || d.repeatLastN() >= -1,
+                    "repeatLastN must be >= -1 (-1: the whole context), got " + d.repeatLastN());
             check(d.seed() == null || (d.seed() >= -1 && d.seed() <= 0xFFFFFFFFL),
                     "seed must be in [0, 2^32) or -1 (random), got " + d.seed());
         }

@@ -333,7 +333,9 @@ final class Scheduler implements Runnable {
                 keep = PrefixCache.commonPrefix(slot.tokens, request.tokens);
             }
             SamplingSettings p = request.sampling;
-            int[] ints = {p.topK(), p.repeatLastN(), request.answerLimit};
+            // the repetition penalty looks back at most over the context (-1: all of it)
+            int lastN = p.repeatLastN() < 0 ? contextSize : Math.min(p.repeatLastN(), contextSize);
+            int[] ints = {p.topK(), lastN, request.answerLimit};
             slot.run = LlamaNative.beginRun(session, slot.sequence, request.tokens, evicting ? 0 : keep, p.floats(),
                     ints, p.seed(), request.chatCall == 0 ? p.grammar() : null, request.chatCall);
             slot.kept = evicting ? 0 : Math.min(keep, request.tokens.length - 1);

@@ -1,6 +1,7 @@
 package io.github.deltakv.langchain4j.internal;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.langchain4j.internal.JsonSchemaElementUtils;
@@ -9,6 +10,9 @@ import dev.langchain4j.model.chat.request.ResponseFormatType;
 import dev.langchain4j.model.chat.request.json.JsonRawSchema;
 import dev.langchain4j.model.chat.request.json.JsonSchema;
 import dev.langchain4j.model.chat.request.json.JsonSchemaElement;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Structured output: a LangChain4j {@link ResponseFormat} as the grammar (llama.cpp's GBNF, made by its
@@ -29,7 +33,28 @@ public final class JsonGrammars {
         if (format == null || format.type() != ResponseFormatType.JSON) {
             return null;
         }
-        return LlamaNative.jsonSchemaToGrammar(schemaJson(format.jsonSchema()));
+        String schema = schemaJson(format.jsonSchema());
+        refuseEmptyEnums(schema);
+        return LlamaNative.jsonSchemaToGrammar(schema);
+    }
+
+    /** An {@code enum} with no value allows no answer: its grammar would accept a JSON with the value missing. */
+    static void refuseEmptyEnums(String schema) {
+        JsonNode root;
+        try {
+            root = MAPPER.readTree(schema);
+        } catch (JsonProcessingException e) {
+            return; // not JSON: the native converter says so
+        }
+        List<JsonNode> todo = new ArrayList<>(List.of(root));
+        while (!todo.isEmpty()) {
+            JsonNode node = todo.remove(todo.size() - 1);
+            JsonNode values = node.get("enum");
+            if (values != null && values.isArray() && values.isEmpty()) {
+                throw new IllegalArgumentException("the JSON schema has an enum with no value: no answer could follow it");
+            }
+            node.elements().forEachRemaining(todo::add);
+        }
     }
 
     /** The JSON schema text of a response format's schema (any object when there is none). */
