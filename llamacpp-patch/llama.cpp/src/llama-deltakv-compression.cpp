@@ -116,7 +116,9 @@ bool llama_deltakv_compression::run(llama_context * lctx, std::map<llama_seq_id,
         if (s.work.active && (s.work.block.p0 != block.p0 || s.work.block.p1 != block.p1)) {
             store.drop_block(s); // tokens arrived that make the block larger: compressed whole below
         }
-        const bool of_decode = block.size() <= 2 * (int32_t) dkv.n_recent; // a prompt's block is larger
+        // a block that decode steps filled (a token a call) is spread over steps; one that a prompt's call filled
+        // (however small its last chunk) is compressed at once, before the next chunk needs its rows
+        const bool of_decode = s.decoding && block.size() <= 2 * (int32_t) dkv.n_recent;
         const bool spread    = per_step > 0 && of_decode;
         if (!s.work.active && !begin_block(s, after, block, of_decode)) {
             ok = false;

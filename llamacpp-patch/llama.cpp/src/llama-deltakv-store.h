@@ -44,6 +44,8 @@ struct llama_deltakv_sequence {
     std::vector<int32_t>     slot_of_pos; // latent slot of a compressed position, -1 otherwise
     std::vector<int32_t>     cell_of_pos; // full-layer cell of a position as last seen, -1 unknown (for the tables)
     llama_deltakv_block_work work;        // the block being compressed, if any (not copied by seq_cp)
+    int32_t                  n_appended = 0;    // tokens placed since the last memory update (the last call's)
+    bool                     decoding   = true; // the last call gave the sequence at most one token: a decode step
 };
 
 // the type the latent codes are stored in

@@ -107,6 +107,7 @@ bool llama_kv_cache_deltakv::place_ubatch(const llama_ubatch & ubatch, std::vect
         s.row_of_pos.push_back(row);
         s.slot_of_pos.push_back(-1);
         s.plan.append(1);
+        s.n_appended++;
         rows[i] = row;
     }
     return true;
@@ -168,6 +169,10 @@ llama_memory_context_ptr llama_kv_cache_deltakv::init_full() {
 
 llama_memory_context_ptr llama_kv_cache_deltakv::init_update(llama_context * lctx, bool optimize) {
     GGML_UNUSED(optimize);
+    for (auto & [id, s] : seqs) {
+        s.decoding   = s.n_appended <= 1;
+        s.n_appended = 0;
+    }
     // pending blocks are compressed here, on the memory's own scheduler: the context has nothing to reset or reserve
     // again afterwards, which an update (LLAMA_MEMORY_STATUS_SUCCESS) would make it do at every compression
     if (has_pending() && !compress_pending(lctx)) {

@@ -43,6 +43,21 @@ class DeltaKvMemoryIT {
     }
 
     @Test
+    void a_prompt_read_in_batches_fits_a_small_context() {
+        // 2048 cells: the exact-row pool holds a batch and a raw window; a prompt's block of a batch used to be spread
+        // over steps like a decode block, so the next batch found no free row (llama_decode failed past ~980 tokens)
+        DeltaKvConfig identity = DeltaKvConfig.of(sideFile("kvtiny-identity.deltakv.gguf"));
+        try (DeltaKvChatModel model = DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).contextSize(2048)
+                .batchSize(512).maxSequences(1).threads(TestModels.threads()).temperature(0.0).maxTokens(16)
+                .deltaKv(identity).build()) {
+            Haystacks.Needle needle = Haystacks.needle(1500, 0.5, 9);
+            ChatResponse response = model.chat(UserMessage.from(needle.message()));
+            assertThat(response.tokenUsage().inputTokenCount()).isGreaterThan(1500);
+            assertThat(response.aiMessage().text().strip()).isEqualTo(needle.answer());
+        }
+    }
+
+    @Test
     void a_lossless_compressor_finds_the_needles_the_stock_cache_finds() {
         // every compressed token rebuilt (top-k above the history): exactly the stock cache's attention
         DeltaKvConfig identity = DeltaKvConfig.builder().compressorPath(sideFile("kvtiny-identity.deltakv.gguf"))
