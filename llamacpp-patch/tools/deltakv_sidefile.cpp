@@ -80,6 +80,7 @@ static int cmd_write(int argc, char ** argv) {
     const uint32_t ff = std::stoul(get("--ff", std::to_string(2 * d)));
     const std::vector<int32_t> full = parse_list(get("--full-layers", "0"));
     const std::string drop = get("--drop", "");
+    const std::string nan  = get("--nan", ""); // a tensor whose first weight is NaN (tests of the loader's checks)
     if (kind == "identity" && (encoder != "linear" || d != kv_dim)) {
         fprintf(stderr, "an identity compressor is linear with latent_dim = kv_dim (%u)\n", kv_dim);
         return 2;
@@ -150,6 +151,9 @@ static int cmd_write(int argc, char ** argv) {
             for (int64_t c = 0; c < ne[0]; ++c) {
                 w[r * ne[0] + c] = kind == "identity" ? (r == c ? 1.0f : 0.0f) : normal(rng);
             }
+        }
+        if (name == nan) {
+            w[0] = NAN;
         }
         if (type == GGML_TYPE_F16) {
             ggml_fp32_to_fp16_row(w.data(), (ggml_fp16_t *) t->data, (int64_t) w.size());

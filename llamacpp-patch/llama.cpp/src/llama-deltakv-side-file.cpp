@@ -7,6 +7,7 @@
 #include "gguf.h"
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 
@@ -266,6 +267,27 @@ struct tensor_spec {
     bool           required;
 };
 
+// whether every one of n weights (F32, F16 or BF16) is a finite number
+static bool all_finite(ggml_type type, const uint8_t * data, int64_t n) {
+    std::vector<float> chunk(4096);
+    for (int64_t i = 0; i < n; i += (int64_t) chunk.size()) {
+        const int64_t m = std::min<int64_t>((int64_t) chunk.size(), n - i);
+        if (type == GGML_TYPE_F32) {
+            memcpy(chunk.data(), (const float *) data + i, m * sizeof(float));
+        } else if (type == GGML_TYPE_F16) {
+            ggml_fp16_to_fp32_row((const ggml_fp16_t *) data + i, chunk.data(), m);
+        } else {
+            ggml_bf16_to_fp32_row((const ggml_bf16_t *) data + i, chunk.data(), m);
+        }
+        for (int64_t j = 0; j < m; ++j) {
+            if (!std::isfinite(chunk[j])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 static void llama_deltakv_load_impl(const llama_model & model, const char * path, const llama_deltakv_params & params,
                                     llama_deltakv & dkv) {
     deltakv_check_model(model);
@@ -377,6 +399,10 @@ static void llama_deltakv_load_impl(const llama_model & model, const char * path
         data.resize(size);
         file.seek(offs, SEEK_SET);
         file.read_raw(data.data(), size);
+        if (!all_finite(t->type, data.data(), ggml_nelements(t))) {
+            throw std::runtime_error(format("tensor '%s' holds a weight that is not a finite number (NaN or infinity)",
+                                            t->name));
+        }
         ggml_backend_tensor_set(dev, data.data(), 0, size);
     }
 

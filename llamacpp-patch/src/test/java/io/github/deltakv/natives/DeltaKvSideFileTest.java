@@ -75,6 +75,8 @@ class DeltaKvSideFileTest {
         "9 neighbours | --neighbors,9 | the side file's n_neighbors must be in [1, 8], it has 9",
         "top-k 0 | --top-k,0 | the side file's top_k must be in [1, 1073741824], it has 0",
         "top-k 2^31 | --top-k,2147483648 | the side file's top_k must be in [1, 1073741824], it has 2147483648",
+        // NaN weights loaded and gave empty answers
+        "a NaN weight | --nan,blk.3.dkv_dec.weight | tensor 'blk.3.dkv_dec.weight' holds a weight that is not a finite",
     })
     void a_side_file_for_another_model_or_of_another_kind_is_refused(String what, String options, String message)
             throws Exception {
