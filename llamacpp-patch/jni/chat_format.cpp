@@ -11,6 +11,14 @@
 namespace dkv {
 
 chat_templates * new_chat_templates(const llama_model * model, const std::string & template_override) {
+    if (!template_override.empty()) {
+        // parsed here first for the reason: common_chat_templates_init logs it and rethrows a bare std::exception
+        try {
+            common_chat_template parsed(template_override, "", "");
+        } catch (const std::exception & e) {
+            throw std::runtime_error(std::string("the chat template does not parse: ") + e.what());
+        }
+    }
     auto * t = new chat_templates();
     t->tmpls = common_chat_templates_init(model, template_override);
     if (!t->tmpls) {

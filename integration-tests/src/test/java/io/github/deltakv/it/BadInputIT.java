@@ -187,9 +187,19 @@ class BadInputIT {
     }
 
     @Test
-    void a_chat_template_that_does_not_parse_fails_clearly() {
+    void a_chat_template_that_does_not_parse_fails_with_the_reason() {
         assertThatThrownBy(() -> kvtiny().chatTemplate("{% for m in messages %}{{ m.content ").build())
-                .isInstanceOf(DeltaKvException.class);
+                .isInstanceOf(DeltaKvException.class).hasMessageContaining("the chat template does not parse")
+                .hasMessageNotContaining("std::exception");
+    }
+
+    @Test
+    void a_template_that_raises_an_exception_fails_each_call_with_its_message() {
+        try (DeltaKvChatModel model = kvtiny().contextSize(512)
+                .chatTemplate("{{ raise_exception('this template takes no user messages') }}").build()) {
+            assertThatThrownBy(() -> model.chat("Hello")).isInstanceOf(DeltaKvException.class)
+                    .hasMessageContaining("this template takes no user messages");
+        }
     }
 
     @Test
