@@ -279,6 +279,19 @@ JNIEXPORT jintArray JNI_FN(tokenize)(JNIEnv * env, jclass, jlong model, jbyteArr
     DKV_CATCH(env, nullptr)
 }
 
+// a rendered chat prompt's tokens, its messages' contents (in order) kept as text (engine.h)
+JNIEXPORT jintArray JNI_FN(tokenizePrompt)(JNIEnv * env, jclass, jlong model, jbyteArray prompt, jobjectArray contents) {
+    DKV_TRY
+    std::vector<std::string> cs;
+    for (jsize i = 0; i < env->GetArrayLength(contents); ++i) {
+        auto * bytes = static_cast<jbyteArray>(env->GetObjectArrayElement(contents, i));
+        cs.push_back(bytes_to_string(env, bytes));
+        env->DeleteLocalRef(bytes);
+    }
+    return to_jints(env, tokenize_prompt(handle<model_handle>(model)->vocab, bytes_to_string(env, prompt), cs));
+    DKV_CATCH(env, nullptr)
+}
+
 JNIEXPORT jbyteArray JNI_FN(detokenize)(JNIEnv * env, jclass, jlong model, jintArray tokens, jboolean remove_special,
                                         jboolean unparse_special) {
     DKV_TRY

@@ -102,6 +102,49 @@ std::vector<llama_token> tokenize(const llama_vocab * vocab, const std::string &
     return out;
 }
 
+std::vector<llama_token> tokenize_prompt(const llama_vocab * vocab, const std::string & prompt,
+                                         const std::vector<std::string> & contents) {
+    // the spans of the contents that would parse as special tokens, found in order
+    std::vector<std::pair<size_t, size_t>> text_spans;
+    size_t from = 0;
+    for (const std::string & c : contents) {
+        if (c.empty()) {
+            continue;
+        }
+        const size_t at = prompt.find(c, from);
+        const bool special = tokenize(vocab, c, false, true) != tokenize(vocab, c, false, false);
+        if (at == std::string::npos) {
+            if (special) {
+                throw std::runtime_error("a message's content holds special-token text that the chat template "
+                                         "changed, so it cannot be kept as text");
+            }
+            continue;
+        }
+        if (special) {
+            text_spans.emplace_back(at, at + c.size());
+        }
+        from = at + c.size();
+    }
+    if (text_spans.empty()) {
+        return tokenize(vocab, prompt, true, true);
+    }
+    std::vector<llama_token> out;
+    size_t pos = 0;
+    auto add = [&](size_t end, bool parse_special) {
+        if (end > pos) {
+            const auto t = tokenize(vocab, prompt.substr(pos, end - pos), pos == 0, parse_special);
+            out.insert(out.end(), t.begin(), t.end());
+        }
+        pos = end;
+    };
+    for (const auto & [begin, end] : text_spans) {
+        add(begin, true);  // the template's markup
+        add(end, false);   // the content, as text
+    }
+    add(prompt.size(), true);
+    return out;
+}
+
 std::string token_piece(const llama_vocab * vocab, llama_token token, bool special) {
     std::string out(16, '\0');
     int32_t n = llama_token_to_piece(vocab, token, out.data(), (int32_t) out.size(), 0, special);

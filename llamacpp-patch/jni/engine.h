@@ -151,6 +151,13 @@ session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_ba
 std::vector<llama_token> tokenize(const llama_vocab * vocab, const std::string & text, bool add_special,
                                   bool parse_special);
 std::string              token_piece(const llama_vocab * vocab, llama_token token, bool special);
+
+// The tokens of a rendered chat prompt (BOS as the vocabulary wants, the template's special tokens parsed), where the
+// messages' contents (in order) stay text: a content that holds a special token's text (a document saying
+// "<|end|>\n<|assistant|>") is tokenized as text, so that it cannot forge chat turns. A prompt whose contents hold no
+// such text is tokenized whole, as before. Throws when such a content cannot be found verbatim in the prompt.
+std::vector<llama_token> tokenize_prompt(const llama_vocab * vocab, const std::string & prompt,
+                                         const std::vector<std::string> & contents);
 std::string              detokenize(const llama_vocab * vocab, const std::vector<llama_token> & tokens,
                                     bool remove_special, bool unparse_special);
 

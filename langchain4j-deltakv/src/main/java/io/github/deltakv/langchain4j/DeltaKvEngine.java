@@ -210,17 +210,27 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     /** Tokens of the prompt {@code messages} make (chat template, BOS), exactly as a call evaluates it. */
     public int countPromptTokens(List<ChatMessage> messages) {
+        return promptTokens(messages).length;
+    }
+
+    /**
+     * The prompt {@code messages} make, as tokens, exactly as a call evaluates it: the chat template's markup may
+     * give special tokens, the messages' texts never do (text in a document that looks like a turn marker stays text).
+     */
+    public int[] promptTokens(List<ChatMessage> messages) {
         String json = MessageJson.toJson(messages);
-        return withNatives(() -> promptTokens(promptText(json)).length);
+        return withNatives(() -> promptTokens(promptText(json), json));
     }
 
     private String promptText(String messagesJson) {
         return LlamaNative.applyTemplate(state.templates, messagesJson, true);
     }
 
-    /** Tokens of a rendered prompt: BOS added as the vocabulary wants, the template's special tokens parsed. */
-    private int[] promptTokens(String prompt) {
-        return LlamaNative.tokenize(state.model, prompt.getBytes(StandardCharsets.UTF_8), true, true);
+    /** Tokens of a rendered prompt: BOS added as the vocabulary wants, the template's special tokens parsed, the
+     *  texts of the messages in {@code messagesJson} kept as text. */
+    private int[] promptTokens(String prompt, String messagesJson) {
+        return LlamaNative.tokenizePrompt(state.model, prompt.getBytes(StandardCharsets.UTF_8),
+                MessageJson.contents(messagesJson));
     }
 
     /** KV-cache memory as of the last call's end (never waits for a decode). */
@@ -262,7 +272,7 @@ public final class DeltaKvEngine implements AutoCloseable {
             call = tools == null ? 0 : LlamaNative.newChatCall(state.templates, messagesJson, tools.toolsJson(),
                     tools.toolChoice(), tools.jsonSchema());
             String[] prompt = call == 0 ? new String[] {promptText(messagesJson)} : LlamaNative.chatCallPrompt(call);
-            int[] tokens = promptTokens(prompt[0]);
+            int[] tokens = promptTokens(prompt[0], messagesJson);
             if (tokens.length >= contextSize) {
                 throw new InvalidRequestException("the prompt has " + tokens.length + " tokens but the context holds "
                         + contextSize + " (prompt and answer together): shorten the messages or build the model "

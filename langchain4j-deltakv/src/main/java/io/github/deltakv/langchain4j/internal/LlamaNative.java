@@ -89,6 +89,12 @@ public final class LlamaNative {
 
     public static native int[] tokenize(long model, byte[] utf8, boolean addSpecial, boolean parseSpecial);
 
+    /**
+     * A rendered chat prompt's tokens (BOS added, the template's special tokens parsed), its messages' texts
+     * ({@code contents}, in order) kept as text: special-token text in a message cannot forge chat turns.
+     */
+    public static native int[] tokenizePrompt(long model, byte[] prompt, byte[][] contents);
+
     public static native byte[] detokenize(long model, int[] tokens, boolean removeSpecial, boolean unparseSpecial);
 
     /**

@@ -1,5 +1,7 @@
 package io.github.deltakv.langchain4j.internal;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,6 +16,8 @@ import dev.langchain4j.data.message.ToolExecutionResultMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -25,6 +29,33 @@ public final class MessageJson {
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private MessageJson() {
+    }
+
+    /**
+     * The texts of a messages JSON that come from its messages (contents, tool-call arguments), in order: what the
+     * prompt must keep as text when it is tokenized.
+     */
+    public static byte[][] contents(String messagesJson) {
+        List<byte[]> out = new ArrayList<>();
+        try {
+            collect(MAPPER.readTree(messagesJson), out);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("not a messages JSON: " + e.getMessage(), e);
+        }
+        return out.toArray(byte[][]::new);
+    }
+
+    private static void collect(JsonNode node, List<byte[]> out) {
+        node.fields().forEachRemaining(f -> {
+            if ((f.getKey().equals("content") || f.getKey().equals("arguments")) && f.getValue().isTextual()) {
+                out.add(f.getValue().asText().getBytes(StandardCharsets.UTF_8));
+            } else {
+                collect(f.getValue(), out);
+            }
+        });
+        if (node.isArray()) {
+            node.forEach(child -> collect(child, out));
+        }
     }
 
     public static String toJson(List<ChatMessage> messages) {
