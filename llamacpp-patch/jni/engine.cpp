@@ -4,6 +4,8 @@
 #include "ggml-backend.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -45,6 +47,63 @@ model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
     return h;
 }
 
+// A metadata value of the model as an integer, or `fallback` when the model has none.
+static int64_t model_meta_int(const llama_model * model, const std::string & key, int64_t fallback) {
+    char buf[64];
+    if (llama_model_meta_val_str(model, key.c_str(), buf, sizeof(buf)) < 0) {
+        return fallback;
+    }
+    return std::strtoll(buf, nullptr, 10);
+}
+
+// Memory a context of n_ctx cells needs at the least, counted before anything is allocated: llama.cpp's bookkeeping
+// of each cell (position, shift and a set of sequences, host memory) and, for plain attention (no sliding window,
+// no compressed-latent attention), the K and V rows of every layer the stock cache keeps (DeltaKV: its full layers).
+static uint64_t context_bytes_lower_bound(const llama_model * model, uint64_t n_ctx, ggml_type kv_type,
+                                          const llama_deltakv * dkv) {
+    const uint64_t cell_bookkeeping = 2 * sizeof(llama_pos) + 256 / 8;
+    uint64_t bytes = n_ctx * cell_bookkeeping;
+
+    char arch[64];
+    if (llama_model_meta_val_str(model, "general.architecture", arch, sizeof(arch)) < 0) {
+        return bytes;
+    }
+    const std::string a = arch;
+    if (llama_model_n_swa(model) > 0 || model_meta_int(model, a + ".attention.kv_lora_rank", 0) > 0) {
+        return bytes;
+    }
+    const int64_t n_head    = std::max(1, llama_model_n_head(model));
+    const int64_t n_head_kv = llama_model_n_head_kv(model);
+    const int64_t head_k    = model_meta_int(model, a + ".attention.key_length", llama_model_n_embd(model) / n_head);
+    const int64_t head_v    = model_meta_int(model, a + ".attention.value_length", head_k);
+    const uint64_t row = ggml_row_size(kv_type, head_k * n_head_kv) + ggml_row_size(kv_type, head_v * n_head_kv);
+    for (int32_t il = 0; il < llama_model_n_layer(model); ++il) {
+        if (dkv == nullptr || llama_deltakv_is_full_layer(dkv, il)) {
+            bytes += n_ctx * row;
+        }
+    }
+    return bytes;
+}
+
+// Memory this process can be given: the machine's RAM and every accelerator's free memory.
+static uint64_t memory_available() {
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        size_t free = 0;
+        size_t total = 0;
+        ggml_backend_dev_memory(dev, &free, &total);
+        bytes += ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU ? total : free;
+    }
+    return bytes;
+}
+
+static std::string gib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1f GiB", bytes / 1073741824.0);
+    return buf;
+}
+
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
                              int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type,
                              uint32_t n_seq_max) {
@@ -74,6 +133,14 @@ session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_ba
             return nullptr;
         }
         cp.deltakv = s->dkv;
+    }
+    const uint64_t need  = context_bytes_lower_bound(model->model, n_ctx, kv_type, s->dkv);
+    const uint64_t avail = memory_available();
+    if (need > avail) {
+        delete s;
+        throw std::runtime_error("a context of " + std::to_string(n_ctx) + " tokens needs at least " + gib(need) +
+                                 ", more than this machine's " + gib(avail) + " (RAM and free accelerator memory): "
+                                 "choose a smaller contextSize");
     }
     cp.abort_callback      = [](void * data) { return static_cast<session_handle *>(data)->cancel_requested.load(); };
     cp.abort_callback_data = s;

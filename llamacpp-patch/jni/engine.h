@@ -142,7 +142,8 @@ struct session_handle {
 
 model_handle *   load_model(const std::string & path, int32_t n_gpu_layers,
                             const std::function<bool(float)> & on_progress);
-// nullptr when the context (or the DeltaKV compressor) cannot be made; the reason is logged
+// nullptr when the context (or the DeltaKV compressor) cannot be made; the reason is logged. Throws
+// std::runtime_error, before allocating, for a context larger than the machine's memory.
 // n_seq_max > 1: that many sequences in one context, sharing its n_ctx cells (a unified cache)
 session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_batch, int32_t n_threads,
                              int32_t flash_attn, const deltakv_config & deltakv, ggml_type kv_type = GGML_TYPE_F16,

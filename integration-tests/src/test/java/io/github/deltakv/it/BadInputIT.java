@@ -14,6 +14,7 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatRequestParameters;
+import io.github.deltakv.langchain4j.DeltaKvConfig;
 import io.github.deltakv.langchain4j.DeltaKvException;
 
 import java.io.IOException;
@@ -76,6 +77,26 @@ class BadInputIT {
         assertThatThrownBy(() -> kvtiny().contextSize(contextSize).build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("contextSize must be positive");
+    }
+
+    @ParameterizedTest(name = "contextSize {0}, DeltaKV {1}")
+    @MethodSource("contextsLargerThanTheMachine")
+    void context_larger_than_the_machine_is_refused_before_allocating(int contextSize, boolean deltaKv) {
+        DeltaKvChatModel.Builder builder = kvtiny().contextSize(contextSize);
+        if (deltaKv) {
+            builder.deltaKv(DeltaKvConfig.of(DeltaKvMemoryIT.sideFile("kvtiny-identity.deltakv.gguf")));
+        }
+        assertThatThrownBy(builder::build).isInstanceOf(DeltaKvException.class)
+                .hasMessageContaining("a context of " + contextSize + " tokens needs at least")
+                .hasMessageContaining("choose a smaller contextSize");
+        try (DeltaKvChatModel model = kvtiny().contextSize(512).build()) {
+            assertThat(model.chat("Hello").length()).isPositive();
+        }
+    }
+
+    static Stream<Arguments> contextsLargerThanTheMachine() {
+        return Stream.of(Arguments.of(Integer.MAX_VALUE, false), Arguments.of(1 << 28, false),
+                Arguments.of(Integer.MAX_VALUE, true), Arguments.of(1 << 28, true));
     }
 
     @Test
