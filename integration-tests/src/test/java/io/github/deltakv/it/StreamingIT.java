@@ -88,6 +88,46 @@ class StreamingIT {
     }
 
     @Test
+    void a_stream_is_cancelled_during_its_prompt_through_the_handle_start_returns() throws Exception {
+        // a long prompt evaluated in slices of 32 tokens: seconds of prefill before the first token
+        try (DeltaKvEngine slow = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(16384)
+                .batchSize(32).threads(TestModels.threads()).build()) {
+            DeltaKvStreamingChatModel model = DeltaKvStreamingChatModel.builder().engine(slow).temperature(0.0)
+                    .maxTokens(16).build();
+            String prompt = Haystacks.needle(12000, 0.5, 11).message();
+            int promptTokens = slow.countPromptTokens(List.of(UserMessage.from(prompt)));
+
+            Recorder cancelledAtOnce = new Recorder();
+            model.start(ChatRequest.builder().messages(UserMessage.from(prompt)).build(), cancelledAtOnce).cancel();
+
+            Recorder cancelledMidPrompt = new Recorder();
+            var handle = model.start(ChatRequest.builder().messages(UserMessage.from(prompt)).build(),
+                    cancelledMidPrompt);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (slow.servingStats().promptTokensEvaluated() < 256 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            handle.cancel();
+            assertThat(handle.isCancelled()).isTrue();
+            Thread.sleep(1000);
+
+            for (Recorder r : List.of(cancelledAtOnce, cancelledMidPrompt)) {
+                assertThat(r.partials).isEmpty();
+                assertThat(r.done).isNotDone();
+                assertThat(r.errors).isEmpty();
+            }
+            assertThat(slow.servingStats().promptTokensEvaluated()).as("prompt tokens evaluated")
+                    .isGreaterThanOrEqualTo(256).isLessThan(promptTokens);
+            assertThat(slow.servingStats().running()).isZero();
+
+            // the engine goes on: a short call answers
+            Recorder after = new Recorder();
+            model.start(ChatRequest.builder().messages(UserMessage.from(needle.message())).build(), after);
+            assertThat(after.done.get(60, TimeUnit.SECONDS).aiMessage().text().strip()).isEqualTo(needle.answer());
+        }
+    }
+
+    @Test
     void stop_sequences_cut_the_answer_and_never_stream_the_stop_string() throws Exception {
         String stop = needle.answer().substring(3, 5);
         String expected = needle.answer().substring(0, needle.answer().indexOf(stop));

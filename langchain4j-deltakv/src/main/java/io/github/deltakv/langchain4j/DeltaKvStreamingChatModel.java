@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A LangChain4j {@link StreamingChatModel} running a GGUF model in-process on llama.cpp with DeltaKV.
  * Tokens arrive on a worker thread, never the caller's; a stream is cancelled through the
- * {@link StreamingHandle} of its partial responses. {@link #close()} frees native memory.
+ * {@link StreamingHandle} of its partial responses, or from the start (a long prompt's evaluation included) through
+ * the handle {@link #start} returns. {@link #close()} frees native memory.
  */
 public class DeltaKvStreamingChatModel extends DeltaKvBaseChatModel implements StreamingChatModel {
 
@@ -51,10 +52,32 @@ public class DeltaKvStreamingChatModel extends DeltaKvBaseChatModel implements S
         return new Builder();
     }
 
+    /** The handle {@link #start} gives the stream it is starting on this thread. */
+    private static final ThreadLocal<Handle> STARTING = new ThreadLocal<>();
+
+    /**
+     * {@link #chat(ChatRequest, StreamingChatResponseHandler)}, returning at once the stream's handle: cancelling it
+     * stops the stream at any point, before the first token too (a waiting call never starts, a prompt being
+     * evaluated stops within one slice). The handle is the one the partial responses carry.
+     */
+    public StreamingHandle start(ChatRequest request, StreamingChatResponseHandler handler) {
+        Handle handle = new Handle();
+        STARTING.set(handle);
+        try {
+            chat(request, handler);
+        } finally {
+            STARTING.remove();
+        }
+        return handle;
+    }
+
     @Override
     public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
+        Handle started = STARTING.get();
+        STARTING.remove();
+        Handle handle = started == null ? new Handle() : started;
         String messagesJson = check(request); // what cannot be served fails on the caller's thread
-        WORKERS.execute(() -> stream(request, messagesJson, handler));
+        WORKERS.execute(() -> stream(request, messagesJson, handler, handle));
     }
 
     /**
@@ -62,8 +85,8 @@ public class DeltaKvStreamingChatModel extends DeltaKvBaseChatModel implements S
      * handler's onPartialResponse or onCompleteResponse goes to its onError, and one thrown by onError is
      * logged and dropped. A cancelled stream ends without onCompleteResponse or onError.
      */
-    private void stream(ChatRequest request, String messagesJson, StreamingChatResponseHandler handler) {
-        Handle handle = new Handle();
+    private void stream(ChatRequest request, String messagesJson, StreamingChatResponseHandler handler,
+                        Handle handle) {
         PartialResponseContext context = new PartialResponseContext(handle);
         PartialToolCallContext toolContext = new PartialToolCallContext(handle);
         AnswerListener listener = new AnswerListener() {
