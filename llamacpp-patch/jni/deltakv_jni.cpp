@@ -455,29 +455,39 @@ JNIEXPORT void JNI_FN(clearSequence)(JNIEnv * env, jclass, jlong session, jint s
 }
 
 // The KV state of sequence seq, to set aside and restore later (prefix cache).
-JNIEXPORT jbyteArray JNI_FN(saveSequence)(JNIEnv * env, jclass, jlong session, jint seq) {
+JNIEXPORT jlong JNI_FN(sequenceStateSize)(JNIEnv * env, jclass, jlong session, jint seq) {
     DKV_TRY
-    llama_context * ctx = handle<session_handle>(session)->ctx;
-    std::string state(llama_state_seq_get_size(ctx, seq), '\0');
-    const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(state.data()), state.size(), seq);
-    if (n != state.size()) {
-        throw_java(env, "cannot save the sequence state");
-        return nullptr;
-    }
-    return string_to_bytes(env, state);
-    DKV_CATCH(env, nullptr)
+    return (jlong) llama_state_seq_get_size(handle<session_handle>(session)->ctx, seq);
+    DKV_CATCH(env, 0)
 }
 
-JNIEXPORT void JNI_FN(restoreSequence)(JNIEnv * env, jclass, jlong session, jint seq, jbyteArray state) {
+JNIEXPORT jlong JNI_FN(saveSequenceState)(JNIEnv * env, jclass, jlong session, jint seq) {
     DKV_TRY
     llama_context * ctx = handle<session_handle>(session)->ctx;
-    const std::string data = bytes_to_string(env, state);
+    auto state = std::make_unique<saved_state>();
+    state->bytes.resize(llama_state_seq_get_size(ctx, seq));
+    if (llama_state_seq_get_data(ctx, state->bytes.data(), state->bytes.size(), seq) != state->bytes.size()) {
+        throw_java(env, "cannot save the sequence state");
+        return 0;
+    }
+    return reinterpret_cast<jlong>(state.release());
+    DKV_CATCH(env, 0)
+}
+
+JNIEXPORT void JNI_FN(restoreSequenceState)(JNIEnv * env, jclass, jlong session, jint seq, jlong state) {
+    DKV_TRY
+    llama_context * ctx = handle<session_handle>(session)->ctx;
+    const std::vector<uint8_t> & data = handle<saved_state>(state)->bytes;
     llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
-    if (llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(data.data()), data.size(), seq) != data.size()) {
+    if (llama_state_seq_set_data(ctx, data.data(), data.size(), seq) != data.size()) {
         llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
         throw_java(env, with_cause("cannot restore the sequence state"));
     }
     DKV_CATCH(env, )
+}
+
+JNIEXPORT void JNI_FN(freeSequenceState)(JNIEnv *, jclass, jlong state) {
+    delete handle<saved_state>(state);
 }
 
 JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {

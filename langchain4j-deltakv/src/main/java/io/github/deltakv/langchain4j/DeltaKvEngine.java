@@ -51,7 +51,8 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeltaKvEngine.class);
     private static final Cleaner CLEANER = Cleaner.create();
-    private static final long DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final long MIN_DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final long MAX_DEFAULT_PREFIX_CACHE_BYTES = 8L << 30; // llama-server's --cache-ram default
     private static final int DEFAULT_MAX_SEQUENCES = 4;
     private static final int MAX_THREADS = 512;
     /** The engine whose listener or handler the current thread is running, if any (to refuse calls that would wait for themselves). */
@@ -83,9 +84,8 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
         }
         this.progress = b.progressListener == null ? new ProgressListener() { } : b.progressListener;
-        long cacheBytes = b.prefixCacheBytes == null ? DEFAULT_PREFIX_CACHE_BYTES : b.prefixCacheBytes;
-        if (cacheBytes < 0) {
-            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
+        if (b.prefixCacheBytes != null && b.prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + b.prefixCacheBytes);
         }
         boolean evicting = b.evictRecentTokens != null && b.evictRecentTokens > 0;
         if (b.evictRecentTokens != null && (b.evictSinkTokens < 0 || b.evictRecentTokens < 0)) {
@@ -132,13 +132,17 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw e;
         }
         this.state = s;
-        this.contextSize = (int) LlamaNative.kvStats(s.session)[0];
+        long[] kv = LlamaNative.kvStats(s.session);
+        this.contextSize = (int) kv[0];
+        // by default room for two full contexts of conversations, as the context's KV allocation counts them
+        long cacheBytes = b.prefixCacheBytes != null ? b.prefixCacheBytes
+                : Math.max(MIN_DEFAULT_PREFIX_CACHE_BYTES, Math.min(MAX_DEFAULT_PREFIX_CACHE_BYTES, 2 * kv[2]));
         String name = LlamaNative.modelMeta(s.model, "general.name");
         this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
         this.supportsTools = LlamaNative.templateSupportsToolCalls(s.templates);
         long session = s.session;
         this.scheduler = new Scheduler(session, contextSize, Math.min(batch, contextSize), sequences, evicting,
-                new PrefixCache(evicting ? 0 : cacheBytes), maxWaiting, () -> kvMemoryOf(session));
+                new PrefixCache(evicting ? 0 : cacheBytes, LlamaNative::freeSequenceState), maxWaiting, () -> kvMemoryOf(session));
         Thread thread = new Thread(scheduler, "deltakv-engine-" + modelPath.getFileName());
         thread.setDaemon(true);
         s.scheduler = scheduler;
@@ -554,6 +558,9 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         void free() {
+            if (scheduler != null) {
+                scheduler.freePrefixCache();
+            }
             if (session != 0) {
                 LlamaNative.freeSession(session);
                 session = 0;
@@ -645,8 +652,9 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         /**
-         * Host memory for conversations set aside, so that switching back to one does not evaluate its
-         * history again (default 256 MiB; 0 turns it off).
+         * Host memory (native, outside the Java heap) for conversations set aside, so that switching back to one
+         * does not evaluate its history again; 0 turns it off. Default: twice the KV memory the context allocates,
+         * at least 256 MiB and at most 8 GiB.
          */
         public Builder prefixCacheBytes(Long prefixCacheBytes) {
             this.prefixCacheBytes = prefixCacheBytes;

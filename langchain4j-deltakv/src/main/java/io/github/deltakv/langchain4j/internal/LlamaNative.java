@@ -144,11 +144,17 @@ public final class LlamaNative {
     /** Removes sequence {@code sequence} from the cache. */
     public static native void clearSequence(long session, int sequence);
 
-    /** The KV state of sequence {@code sequence} (tokens and their keys and values). */
-    public static native byte[] saveSequence(long session, int sequence);
+    /** Bytes the KV state of sequence {@code sequence} takes, known before it is copied. */
+    public static native long sequenceStateSize(long session, int sequence);
 
-    /** Replaces sequence {@code sequence} with a state from {@link #saveSequence}. */
-    public static native void restoreSequence(long session, int sequence, byte[] state);
+    /** A copy of the KV state of sequence {@code sequence} (tokens and their keys and values) in native memory;
+     *  free it with {@link #freeSequenceState}. */
+    public static native long saveSequenceState(long session, int sequence);
+
+    /** Replaces sequence {@code sequence} with a state from {@link #saveSequenceState} (the state is kept). */
+    public static native void restoreSequenceState(long session, int sequence, long state);
+
+    public static native void freeSequenceState(long state);
 
     /** Asks a running {@link #generate} or step to stop as soon as it can (thread-safe); the session aborts from then. */
     public static native void cancel(long session);
