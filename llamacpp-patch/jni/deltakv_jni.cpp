@@ -494,6 +494,32 @@ JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
     handle<session_handle>(session)->cancel_requested = true;
 }
 
+// The session's DeltaKV compressor settings as "key=value" (what it was made for, then its settings); empty
+// without DeltaKV memory
+JNIEXPORT jobjectArray JNI_FN(deltaKvSettings)(JNIEnv * env, jclass, jlong session) {
+    DKV_TRY
+    static const char * keys[] = {"model_name", "model_layout", "model_matches", "architecture", "n_layer",
+                                  "latent_dim", "encoder", "full_layers", "n_sink", "n_recent", "n_neighbors",
+                                  "center_stride", "top_k", "latent_bits", "latent_group"};
+    const llama_deltakv * dkv = handle<session_handle>(session)->dkv;
+    std::vector<std::string> entries;
+    char buf[256];
+    for (const char * k : keys) {
+        if (dkv != nullptr && llama_deltakv_meta_val_str(dkv, k, buf, sizeof(buf)) >= 0) {
+            entries.push_back(std::string(k) + "=" + buf);
+        }
+    }
+    jobjectArray out = env->NewObjectArray((jsize) entries.size(), env->FindClass("java/lang/String"), nullptr);
+    if (out == nullptr) {
+        return nullptr;
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, entries[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
 // DeltaKV latents of the session's sequence in layer il, F32 rows of latent_dim (calibration); null when the
 // session has no DeltaKV memory or il is a full layer
 JNIEXPORT jfloatArray JNI_FN(deltaKvLatents)(JNIEnv * env, jclass, jlong session, jint il) {

@@ -54,6 +54,7 @@ extern "C" {
         int64_t bytes_stock;       // an F16 stock cache holding the same tokens
         int64_t alloc_bytes;       // allocated: full-layer cache and DeltaKV buffers
         int64_t alloc_bytes_stock; // an F16 stock cache of the same context size
+        int64_t bytes_compressor;  // the compressor's weights (encoders and decoders), loaded with the context
     };
 
     // false when ctx does not use DeltaKV memory

@@ -25,8 +25,27 @@ uint32_t llama_deltakv::n_deltakv_layers() const {
     return n;
 }
 
+std::string llama_deltakv_model_layout(const llama_model & model) {
+    std::map<std::string, const ggml_tensor *> by_name; // a tied tensor is listed twice: once here
+    for (const auto & [name, t] : model.tensors_by_name) {
+        by_name.emplace(name, t);
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto & [name, t] : by_name) {
+        const std::string line = format("%s:%lld,%lld,%lld,%lld\n", name.c_str(), (long long) t->ne[0],
+                                        (long long) t->ne[1], (long long) t->ne[2], (long long) t->ne[3]);
+        for (unsigned char c : line) {
+            h = (h ^ c) * 0x100000001b3ull;
+        }
+    }
+    return format("%016llx", (unsigned long long) h);
+}
+
 std::string llama_deltakv::setting(const std::string & key) const {
     if (key == "architecture")  return arch;
+    if (key == "model_name")    return model_name;
+    if (key == "model_layout")  return model_layout;
+    if (key == "model_matches") return model_matches ? "yes" : "no";
     if (key == "n_layer")       return std::to_string(n_layer);
     if (key == "n_head_kv")     return std::to_string(n_head_kv);
     if (key == "head_dim")      return std::to_string(head_dim);
@@ -150,6 +169,20 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
     if (dkv.arch != model.arch_name()) {
         throw std::runtime_error(format("side file was made for architecture '%s', the model is '%s'", dkv.arch.c_str(),
                                         model.arch_name().c_str()));
+    }
+
+    dkv.model_name   = r.str("deltakv.model.name", false);
+    dkv.model_layout = r.str("deltakv.model.layout", false);
+    if (!dkv.model_layout.empty()) {
+        const std::string layout = llama_deltakv_model_layout(model);
+        dkv.model_matches = layout == dkv.model_layout;
+        if (!dkv.model_matches) {
+            char name[256] = {0};
+            llama_model_meta_val_str(&model, "general.name", name, sizeof(name));
+            LLAMA_LOG_WARN("%s: the DeltaKV side file was made for model '%s' (tensor layout %s), this model '%s' has "
+                           "layout %s: a compressor calibrated for another model compresses this one poorly\n",
+                           __func__, dkv.model_name.c_str(), dkv.model_layout.c_str(), name, layout.c_str());
+        }
     }
 
     const auto & hp = model.hparams;

@@ -130,7 +130,7 @@ public final class DeltaKvCalibrator {
                 progress.accept("load model", (double) f);
                 return true;
             });
-            ModelShape shape = ModelShape.of(model);
+            ModelShape shape = ModelShape.of(model).withIdentity(ModelIdentity.of(modelPath));
             int[] all = LlamaNative.tokenize(model, text.getBytes(StandardCharsets.UTF_8), true, false);
             int[] tokens = Arrays.copyOf(all, Math.min(all.length, maxTokens));
             if (tokens.length < sink + 2 * recent + 1) {

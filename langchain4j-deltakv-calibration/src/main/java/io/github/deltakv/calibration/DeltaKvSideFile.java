@@ -93,10 +93,15 @@ public final class DeltaKvSideFile {
     private static GgufWriter header(ModelShape shape, Settings s, String encoder) {
         int kvDim = shape.kvDim();
         int d = s.latentDim();
-        return new GgufWriter()
+        GgufWriter w = new GgufWriter()
                 .putString("general.type", "deltakv")
                 .putString("general.architecture", shape.architecture())
-                .putUInt32("deltakv.version", 1)
+                .putUInt32("deltakv.version", 1);
+        if (shape.identity() != null) {
+            w.putString("deltakv.model.name", shape.identity().name())
+                    .putString("deltakv.model.layout", shape.identity().layout());
+        }
+        return w
                 .putUInt32("deltakv.n_layer", shape.layers())
                 .putUInt32("deltakv.n_head_kv", shape.kvHeads())
                 .putUInt32("deltakv.head_dim", shape.headDim())

@@ -21,6 +21,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -61,6 +63,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final Path modelPath;
     private final String modelName;
     private final int contextSize;
+    private final Map<String, String> deltaKvSettings;
     private final ProgressListener progress;
     private final NativeState state;
     private final Scheduler scheduler;
@@ -132,6 +135,12 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw e;
         }
         this.state = s;
+        Map<String, String> settings = new LinkedHashMap<>();
+        for (String entry : LlamaNative.deltaKvSettings(s.session)) {
+            int eq = entry.indexOf('=');
+            settings.put(entry.substring(0, eq), entry.substring(eq + 1));
+        }
+        this.deltaKvSettings = Collections.unmodifiableMap(settings);
         long[] kv = LlamaNative.kvStats(s.session);
         this.contextSize = (int) kv[0];
         // by default room for two full contexts of conversations, as the context's KV allocation counts them
@@ -237,6 +246,17 @@ public final class DeltaKvEngine implements AutoCloseable {
                 MessageJson.contents(messagesJson));
     }
 
+    /**
+     * The DeltaKV compressor's settings as loaded (overrides applied), by name: {@code model_name} and
+     * {@code model_layout} (the model the side file was made for, where it records one), {@code model_matches}
+     * ({@code no} when this model's tensor layout differs: a warning is logged at load), {@code full_layers},
+     * {@code latent_dim}, {@code latent_bits}, {@code top_k}, {@code n_sink}, {@code n_recent}, ... Empty without
+     * DeltaKV memory.
+     */
+    public Map<String, String> deltaKvSettings() {
+        return deltaKvSettings;
+    }
+
     /** KV-cache memory as of the last call's end (never waits for a decode). */
     public KvMemoryStats kvMemory() {
         ensureOpen();
@@ -254,7 +274,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     /** By the engine's thread: the memory the context holds now. */
     private static KvMemoryStats kvMemoryOf(long session) {
         long[] s = LlamaNative.kvStats(session);
-        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 15 ? DeltaKvStats.fromNative(s, 4) : null);
+        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 16 ? DeltaKvStats.fromNative(s, 4) : null);
     }
 
     /**

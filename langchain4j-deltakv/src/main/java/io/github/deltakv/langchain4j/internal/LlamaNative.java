@@ -166,6 +166,9 @@ public final class LlamaNative {
      */
     public static native float[] deltaKvLatents(long session, int layer);
 
+    /** The DeltaKV compressor's settings as {@code key=value} (empty without DeltaKV memory). */
+    public static native String[] deltaKvSettings(long session);
+
     /**
      * Full layers chosen from attention overlap (DeltaKV spec 3.1): reads {@code tokens}, probing the last
      * {@code probe} one at a time; returns {@code count} layers, 0 first.
