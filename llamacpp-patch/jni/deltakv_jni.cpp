@@ -214,7 +214,7 @@ JNIEXPORT jstring JNI_FN(parseChatAnswer)(JNIEnv * env, jclass, jlong call, jbyt
 // n_seq_max: sequences served at once, sharing the context's n_ctx cells
 JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
                                    jint flash_attn, jstring deltakv_path, jintArray deltakv_settings,
-                                   jintArray full_layers, jint kv_type, jint n_seq_max) {
+                                   jfloat top_k_fraction, jintArray full_layers, jint kv_type, jint n_seq_max) {
     DKV_TRY
     clear_recent_errors();
     deltakv_config dk;
@@ -235,6 +235,7 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
         dk.params.latent_bits              = v[5];
         dk.params.compress_layers_per_step = v[6];
     }
+    dk.params.top_k_fraction = top_k_fraction;
     if (full_layers != nullptr) {
         dk.full_layers.resize(env->GetArrayLength(full_layers));
         env->GetIntArrayRegion(full_layers, 0, (jsize) dk.full_layers.size(),
@@ -500,7 +501,8 @@ JNIEXPORT jobjectArray JNI_FN(deltaKvSettings)(JNIEnv * env, jclass, jlong sessi
     DKV_TRY
     static const char * keys[] = {"model_name", "model_layout", "model_matches", "architecture", "n_layer",
                                   "latent_dim", "encoder", "full_layers", "n_sink", "n_recent", "n_neighbors",
-                                  "center_stride", "top_k", "latent_bits", "latent_group"};
+                                  "center_stride", "top_k", "top_k_fraction", "latent_bits",
+                                  "latent_group"};
     const llama_deltakv * dkv = handle<session_handle>(session)->dkv;
     std::vector<std::string> entries;
     char buf[256];

@@ -59,6 +59,7 @@ std::string llama_deltakv::setting(const std::string & key) const {
     if (key == "n_neighbors")   return std::to_string(n_neighbors);
     if (key == "center_stride") return std::to_string(center_stride);
     if (key == "top_k")         return std::to_string(top_k);
+    if (key == "top_k_fraction") return format("%g", (double) top_k_fraction);
     if (key == "latent_bits")   return std::to_string(latent_bits);
     if (key == "latent_group")  return std::to_string(latent_group);
     if (key == "full_layers") {
@@ -92,6 +93,17 @@ struct side_file_reader {
             throw std::runtime_error(format("side file key '%s' is not a string", key));
         }
         return gguf_get_val_str(gguf, id);
+    }
+
+    float f32(const char * key, float fallback) const {
+        const int64_t id = find(key);
+        if (id < 0) {
+            return fallback;
+        }
+        if (gguf_get_kv_type(gguf, id) != GGUF_TYPE_FLOAT32) {
+            throw std::runtime_error(format("side file key '%s' is not a float", key));
+        }
+        return gguf_get_val_f32(gguf, id);
     }
 
     uint32_t u32(const char * key, int64_t fallback = -1) const {
@@ -241,6 +253,11 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
     // a stride of 1 makes every token a reference: nothing would be compressed
     apply_override(dkv.center_stride, params.center_stride, 2, 1u << 20, "center_stride");
     apply_override(dkv.top_k,         params.top_k,         1, 1u << 30, "top_k");
+    dkv.top_k_fraction = params.top_k_fraction >= 0 ? params.top_k_fraction
+                                                    : r.f32("deltakv.top_k_fraction", dkv.top_k_fraction);
+    if (!(dkv.top_k_fraction >= 0.0f && dkv.top_k_fraction <= 1.0f)) {
+        throw std::runtime_error(format("top_k_fraction must be in [0, 1], got %g", (double) dkv.top_k_fraction));
+    }
     apply_override(dkv.latent_bits,   params.latent_bits,   4, 16, "latent_bits");
     if (params.compress_layers_per_step >= 0) {
         dkv.compress_layers_per_step = (uint32_t) params.compress_layers_per_step;
@@ -456,6 +473,7 @@ llama_deltakv_params llama_deltakv_default_params(void) {
         /*.n_neighbors   =*/ -1,
         /*.center_stride =*/ -1,
         /*.top_k         =*/ -1,
+        /*.top_k_fraction =*/ -1.0f,
         /*.latent_bits   =*/ -1,
         /*.full_layers   =*/ nullptr,
         /*.n_full_layers =*/ 0,

@@ -70,6 +70,7 @@ struct llama_deltakv {
     uint32_t n_neighbors   = 4;
     uint32_t center_stride = 10;
     uint32_t top_k         = 2048;
+    float    top_k_fraction = 0.0f; // top-k at least this fraction of the sequence's tokens
     uint32_t latent_bits   = 16;
     uint32_t latent_group  = 32;
 

@@ -165,7 +165,7 @@ public final class DeltaKvCalibrator {
 
             int ctx = tokens.length + 16;
             session = LlamaNative.newSession(model, ctx, ctx, threads, -1, identity.toString(),
-                    new int[] {sink, recent, neighbors, stride, topK, 16, -1},
+                    new int[] {sink, recent, neighbors, stride, topK, 16, -1}, -1f,
                     fullLayers.stream().mapToInt(Integer::intValue).toArray(), 1, 1);
 
             // the text as one prompt (exact prefill), then one more token: its call compresses the prompt

@@ -126,7 +126,8 @@ public final class DeltaKvEngine implements AutoCloseable {
             s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
                     b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
                     dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
-                    dk == null ? null : dk.nativeFullLayers(), kvType, sequences);
+                    dk == null ? -1f : dk.nativeTopKFraction(), dk == null ? null : dk.nativeFullLayers(), kvType,
+                    sequences);
             if (evicting) {
                 LlamaNative.setEviction(s.session, b.evictSinkTokens, b.evictRecentTokens);
             }

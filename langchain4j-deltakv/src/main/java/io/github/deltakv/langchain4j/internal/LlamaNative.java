@@ -70,13 +70,14 @@ public final class LlamaNative {
     /**
      * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
      * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits, layers compressed per
-     * step} (-1 keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
+     * step} (-1 keeps the side file's), {@code topKFraction} (the least fraction of a sequence's tokens a decode step
+     * reconstructs; negative keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
      * type of the cache's K and V (1 F16, 8 Q8_0, 2 Q4_0, ...); {@code sequences}: conversations served at once,
      * sharing the context's {@code contextSize} cells.
      */
     public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
-                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType,
-                                         int sequences);
+                                         String deltaKvPath, int[] deltaKvSettings, float topKFraction,
+                                         int[] fullLayers, int kvType, int sequences);
 
     /**
      * Sink + recent-window eviction (0 recent = off): the cache keeps the first {@code sinkTokens} and the last
