@@ -647,7 +647,7 @@ std::vector<int64_t> kv_stats(session_handle * s) {
     if (llama_deltakv_get_stats(s->ctx, &ds)) {
         out.insert(out.end(), {ds.n_tokens, ds.n_compressed, ds.n_refs, ds.n_raw, ds.bytes_full_layers,
                                ds.bytes_exact_rows, ds.bytes_latents, ds.bytes_ref_ids, ds.bytes_stock,
-                               ds.alloc_bytes, ds.alloc_bytes_stock});
+                               ds.alloc_bytes, ds.alloc_bytes_stock, ds.bytes_compressor});
     }
     return out;
 }

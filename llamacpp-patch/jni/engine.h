@@ -96,6 +96,11 @@ struct deltakv_config {
     std::vector<int32_t> full_layers; // empty: the side file's
 };
 
+// A sequence's KV state set aside (the prefix cache), in native memory: any size, outside the Java heap.
+struct saved_state {
+    std::vector<uint8_t> bytes;
+};
+
 struct session_handle {
     model_handle *     model = nullptr;
     llama_deltakv *    dkv   = nullptr; // DeltaKV compressor, freed after the context

@@ -21,6 +21,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,7 +53,8 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeltaKvEngine.class);
     private static final Cleaner CLEANER = Cleaner.create();
-    private static final long DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final long MIN_DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final long MAX_DEFAULT_PREFIX_CACHE_BYTES = 8L << 30; // llama-server's --cache-ram default
     private static final int DEFAULT_MAX_SEQUENCES = 4;
     private static final int MAX_THREADS = 512;
     /** The engine whose listener or handler the current thread is running, if any (to refuse calls that would wait for themselves). */
@@ -60,6 +63,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final Path modelPath;
     private final String modelName;
     private final int contextSize;
+    private final Map<String, String> deltaKvSettings;
     private final ProgressListener progress;
     private final NativeState state;
     private final Scheduler scheduler;
@@ -83,9 +87,8 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
         }
         this.progress = b.progressListener == null ? new ProgressListener() { } : b.progressListener;
-        long cacheBytes = b.prefixCacheBytes == null ? DEFAULT_PREFIX_CACHE_BYTES : b.prefixCacheBytes;
-        if (cacheBytes < 0) {
-            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
+        if (b.prefixCacheBytes != null && b.prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + b.prefixCacheBytes);
         }
         boolean evicting = b.evictRecentTokens != null && b.evictRecentTokens > 0;
         if (b.evictRecentTokens != null && (b.evictSinkTokens < 0 || b.evictRecentTokens < 0)) {
@@ -123,7 +126,8 @@ public final class DeltaKvEngine implements AutoCloseable {
             s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
                     b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
                     dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
-                    dk == null ? null : dk.nativeFullLayers(), kvType, sequences);
+                    dk == null ? -1f : dk.nativeTopKFraction(), dk == null ? null : dk.nativeFullLayers(), kvType,
+                    sequences);
             if (evicting) {
                 LlamaNative.setEviction(s.session, b.evictSinkTokens, b.evictRecentTokens);
             }
@@ -132,13 +136,23 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw e;
         }
         this.state = s;
-        this.contextSize = (int) LlamaNative.kvStats(s.session)[0];
+        Map<String, String> settings = new LinkedHashMap<>();
+        for (String entry : LlamaNative.deltaKvSettings(s.session)) {
+            int eq = entry.indexOf('=');
+            settings.put(entry.substring(0, eq), entry.substring(eq + 1));
+        }
+        this.deltaKvSettings = Collections.unmodifiableMap(settings);
+        long[] kv = LlamaNative.kvStats(s.session);
+        this.contextSize = (int) kv[0];
+        // by default room for two full contexts of conversations, as the context's KV allocation counts them
+        long cacheBytes = b.prefixCacheBytes != null ? b.prefixCacheBytes
+                : Math.max(MIN_DEFAULT_PREFIX_CACHE_BYTES, Math.min(MAX_DEFAULT_PREFIX_CACHE_BYTES, 2 * kv[2]));
         String name = LlamaNative.modelMeta(s.model, "general.name");
         this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
         this.supportsTools = LlamaNative.templateSupportsToolCalls(s.templates);
         long session = s.session;
         this.scheduler = new Scheduler(session, contextSize, Math.min(batch, contextSize), sequences, evicting,
-                new PrefixCache(evicting ? 0 : cacheBytes), maxWaiting, () -> kvMemoryOf(session));
+                new PrefixCache(evicting ? 0 : cacheBytes, LlamaNative::freeSequenceState), maxWaiting, () -> kvMemoryOf(session));
         Thread thread = new Thread(scheduler, "deltakv-engine-" + modelPath.getFileName());
         thread.setDaemon(true);
         s.scheduler = scheduler;
@@ -233,6 +247,17 @@ public final class DeltaKvEngine implements AutoCloseable {
                 MessageJson.contents(messagesJson));
     }
 
+    /**
+     * The DeltaKV compressor's settings as loaded (overrides applied), by name: {@code model_name} and
+     * {@code model_layout} (the model the side file was made for, where it records one), {@code model_matches}
+     * ({@code no} when this model's tensor layout differs: a warning is logged at load), {@code full_layers},
+     * {@code latent_dim}, {@code latent_bits}, {@code top_k}, {@code n_sink}, {@code n_recent}, ... Empty without
+     * DeltaKV memory.
+     */
+    public Map<String, String> deltaKvSettings() {
+        return deltaKvSettings;
+    }
+
     /** KV-cache memory as of the last call's end (never waits for a decode). */
     public KvMemoryStats kvMemory() {
         ensureOpen();
@@ -250,7 +275,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     /** By the engine's thread: the memory the context holds now. */
     private static KvMemoryStats kvMemoryOf(long session) {
         long[] s = LlamaNative.kvStats(session);
-        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 15 ? DeltaKvStats.fromNative(s, 4) : null);
+        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 16 ? DeltaKvStats.fromNative(s, 4) : null);
     }
 
     /**
@@ -554,6 +579,9 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         void free() {
+            if (scheduler != null) {
+                scheduler.freePrefixCache();
+            }
             if (session != 0) {
                 LlamaNative.freeSession(session);
                 session = 0;
@@ -645,8 +673,9 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         /**
-         * Host memory for conversations set aside, so that switching back to one does not evaluate its
-         * history again (default 256 MiB; 0 turns it off).
+         * Host memory (native, outside the Java heap) for conversations set aside, so that switching back to one
+         * does not evaluate its history again; 0 turns it off. Default: twice the KV memory the context allocates,
+         * at least 256 MiB and at most 8 GiB.
          */
         public Builder prefixCacheBytes(Long prefixCacheBytes) {
             this.prefixCacheBytes = prefixCacheBytes;

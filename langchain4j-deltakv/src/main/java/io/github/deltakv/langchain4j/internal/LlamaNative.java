@@ -70,13 +70,14 @@ public final class LlamaNative {
     /**
      * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
      * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits, layers compressed per
-     * step} (-1 keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
+     * step} (-1 keeps the side file's), {@code topKFraction} (the least fraction of a sequence's tokens a decode step
+     * reconstructs; negative keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
      * type of the cache's K and V (1 F16, 8 Q8_0, 2 Q4_0, ...); {@code sequences}: conversations served at once,
      * sharing the context's {@code contextSize} cells.
      */
     public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
-                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType,
-                                         int sequences);
+                                         String deltaKvPath, int[] deltaKvSettings, float topKFraction,
+                                         int[] fullLayers, int kvType, int sequences);
 
     /**
      * Sink + recent-window eviction (0 recent = off): the cache keeps the first {@code sinkTokens} and the last
@@ -144,11 +145,17 @@ public final class LlamaNative {
     /** Removes sequence {@code sequence} from the cache. */
     public static native void clearSequence(long session, int sequence);
 
-    /** The KV state of sequence {@code sequence} (tokens and their keys and values). */
-    public static native byte[] saveSequence(long session, int sequence);
+    /** Bytes the KV state of sequence {@code sequence} takes, known before it is copied. */
+    public static native long sequenceStateSize(long session, int sequence);
 
-    /** Replaces sequence {@code sequence} with a state from {@link #saveSequence}. */
-    public static native void restoreSequence(long session, int sequence, byte[] state);
+    /** A copy of the KV state of sequence {@code sequence} (tokens and their keys and values) in native memory;
+     *  free it with {@link #freeSequenceState}. */
+    public static native long saveSequenceState(long session, int sequence);
+
+    /** Replaces sequence {@code sequence} with a state from {@link #saveSequenceState} (the state is kept). */
+    public static native void restoreSequenceState(long session, int sequence, long state);
+
+    public static native void freeSequenceState(long state);
 
     /** Asks a running {@link #generate} or step to stop as soon as it can (thread-safe); the session aborts from then. */
     public static native void cancel(long session);
@@ -159,6 +166,9 @@ public final class LlamaNative {
      * without DeltaKV memory or for a full layer.
      */
     public static native float[] deltaKvLatents(long session, int layer);
+
+    /** The DeltaKV compressor's settings as {@code key=value} (empty without DeltaKV memory). */
+    public static native String[] deltaKvSettings(long session);
 
     /**
      * Full layers chosen from attention overlap (DeltaKV spec 3.1): reads {@code tokens}, probing the last
