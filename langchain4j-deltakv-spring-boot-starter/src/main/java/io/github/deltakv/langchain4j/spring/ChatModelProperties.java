@@ -36,7 +36,10 @@ public class ChatModelProperties {
     /** Element type of the KV cache (and of DeltaKV's full layers); quantized V needs flash attention. */
     private String kvCacheType;
 
-    /** Host memory for conversations set aside, so that switching back to one skips its history; 0 turns it off. */
+    /**
+     * Native host memory (outside the Java heap) for conversations set aside, so that switching back to one skips
+     * its history; 0 turns it off (default: twice the KV memory the context allocates, 256MB to 8GB).
+     */
     private DataSize prefixCacheBytes;
 
     /** Calls served at once, each a sequence of the one context, decoded together. */

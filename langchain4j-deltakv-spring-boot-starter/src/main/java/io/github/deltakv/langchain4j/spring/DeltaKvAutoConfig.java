@@ -12,8 +12,6 @@ import io.github.deltakv.langchain4j.DeltaKvStreamingChatModel;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.boot.actuate.autoconfigure.health.ConditionalOnEnabledHealthIndicator;
-import org.springframework.boot.actuate.health.HealthIndicator;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -26,8 +24,8 @@ import org.springframework.context.annotation.Configuration;
  * With {@code langchain4j.deltakv.chat-model.model-path} set: one {@link DeltaKvEngine} (the loaded model,
  * closed with the context) and a {@link DeltaKvChatModel} and {@link DeltaKvStreamingChatModel} on it,
  * with every {@link ChatModelListener} bean as a listener and a {@link DeltaKvEngine.ProgressListener} bean, if
- * any, as the engine's; with Micrometer present, its {@link DeltaKvMetrics}; with Spring Boot Actuator present,
- * its {@link DeltaKvHealthIndicator} ({@code management.health.deltakv.enabled=false} turns it off).
+ * any, as the engine's; with Micrometer present, its {@link DeltaKvMetrics}. The engine's health indicator is
+ * {@link DeltaKvHealthAutoConfig}'s.
  */
 @AutoConfiguration
 @EnableConfigurationProperties(DeltaKvProperties.class)
@@ -71,6 +69,7 @@ public class DeltaKvAutoConfig {
                 .neighbors(d.getNeighbors())
                 .centerStride(d.getCenterStride())
                 .topK(d.getTopK())
+                .topKFraction(d.getTopKFraction())
                 .latentBits(d.getLatentBits())
                 .fullLayers(d.getFullLayers())
                 .compressLayersPerStep(d.getCompressLayersPerStep())
@@ -118,19 +117,6 @@ public class DeltaKvAutoConfig {
         @ConditionalOnMissingBean
         DeltaKvMetrics deltaKvMetrics(DeltaKvEngine engine) {
             return new DeltaKvMetrics(engine);
-        }
-    }
-
-    /** With Spring Boot Actuator on the class path: the engine's health, as the {@code deltaKv} health contributor. */
-    @Configuration(proxyBeanMethods = false)
-    @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
-    @ConditionalOnEnabledHealthIndicator("deltakv")
-    static class Health {
-
-        @Bean
-        @ConditionalOnMissingBean(name = "deltaKvHealthIndicator")
-        DeltaKvHealthIndicator deltaKvHealthIndicator(DeltaKvEngine engine) {
-            return new DeltaKvHealthIndicator(engine);
         }
     }
 }

@@ -27,6 +27,13 @@ public class DeltaKvConfigProperties {
     /** Compressed tokens rebuilt per generated token (default: the side file's, usually 2048). */
     private Integer topK;
 
+    /**
+     * Top-k as a fraction of the context, in [0, 1]: each generated token rebuilds at least this fraction of its
+     * conversation's tokens (rounded up to a multiple of 256) and at least top-k; the paper's runs used about 0.17
+     * (default: the side file's, usually 0).
+     */
+    private Double topKFraction;
+
     /** Latent storage bits: 16 (F16), 8 or 4 (default: the side file's). */
     private Integer latentBits;
 
@@ -48,6 +55,8 @@ public class DeltaKvConfigProperties {
     public void setCenterStride(Integer centerStride) { this.centerStride = centerStride; }
     public Integer getTopK() { return topK; }
     public void setTopK(Integer topK) { this.topK = topK; }
+    public Double getTopKFraction() { return topKFraction; }
+    public void setTopKFraction(Double topKFraction) { this.topKFraction = topKFraction; }
     public Integer getLatentBits() { return latentBits; }
     public void setLatentBits(Integer latentBits) { this.latentBits = latentBits; }
     public List<Integer> getFullLayers() { return fullLayers; }

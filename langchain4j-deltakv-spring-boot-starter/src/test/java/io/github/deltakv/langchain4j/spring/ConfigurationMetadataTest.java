@@ -3,23 +3,18 @@ package io.github.deltakv.langchain4j.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatRequestParameters;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
 import org.junit.jupiter.api.Test;
-import org.springframework.util.unit.DataSize;
 
 /** The generated META-INF/spring-configuration-metadata.json: every property, described, with the real defaults. */
 class ConfigurationMetadataTest {
@@ -29,11 +24,11 @@ class ConfigurationMetadataTest {
             "delta-kv", DeltaKvConfigProperties.class,
             "kv-eviction", KvEvictionProperties.class);
 
-    private final Map<String, JsonNode> properties = readProperties();
+    private final Map<String, JsonNode> properties = GeneratedMetadata.properties();
 
     @Test
     void lists_every_property_with_a_description() {
-        assertThat(new TreeSet<>(properties.keySet())).isEqualTo(propertyNames());
+        assertThat(properties.keySet()).isEqualTo(propertyNames());
         properties.forEach((name, property) ->
                 assertThat(property.path("description").asText()).as(name).isNotBlank().endsWith("."));
     }
@@ -41,7 +36,8 @@ class ConfigurationMetadataTest {
     @Test
     void documented_defaults_are_those_of_the_builders() {
         assertThat(defaultOf("chat-model.context-size")).isEqualTo("4096");
-        assertThat(DataSize.parse(defaultOf("chat-model.prefix-cache-bytes")).toBytes()).isEqualTo(256L << 20);
+        assertThat(defaultOf("chat-model.max-sequences")).isEqualTo("4");
+        assertThat(defaultOf("chat-model.batch-size")).isEqualTo("512");
         try (DeltaKvChatModel model = DeltaKvChatModel.builder().modelPath(TestModel.KVTINY).contextSize(256)
                 .threads(2).build()) {
             DeltaKvChatRequestParameters p = model.defaultRequestParameters();
@@ -55,8 +51,18 @@ class ConfigurationMetadataTest {
     }
 
     @Test
-    void kv_cache_type_lists_its_values() throws IOException {
-        JsonNode hint = readMetadata().path("hints").findParent("name");
+    void defaults_that_depend_on_the_model_or_side_file_are_described_not_given() {
+        for (String name : Set.of("chat-model.prefix-cache-bytes", "chat-model.threads", "delta-kv.top-k",
+                "delta-kv.top-k-fraction")) {
+            JsonNode property = properties.get(DeltaKvProperties.PREFIX + "." + name);
+            assertThat(property.has("defaultValue")).as(name).isFalse();
+            assertThat(property.path("description").asText()).as(name).contains("default");
+        }
+    }
+
+    @Test
+    void kv_cache_type_lists_its_values() {
+        JsonNode hint = GeneratedMetadata.read().path("hints").findParent("name");
         assertThat(hint.path("name").asText()).isEqualTo(DeltaKvProperties.PREFIX + ".chat-model.kv-cache-type");
         assertThat(hint.path("values").findValuesAsText("value"))
                 .containsExactly("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0");
@@ -72,29 +78,7 @@ class ConfigurationMetadataTest {
         GROUPS.forEach((group, type) -> Arrays.stream(type.getDeclaredFields())
                 .filter(f -> !Modifier.isStatic(f.getModifiers()))
                 .map(Field::getName)
-                .forEach(field -> names.add(DeltaKvProperties.PREFIX + "." + group + "." + kebabCase(field))));
+                .forEach(field -> names.add(DeltaKvProperties.PREFIX + "." + group + "." + GeneratedMetadata.dashed(field))));
         return names;
-    }
-
-    private static String kebabCase(String camelCase) {
-        return camelCase.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase();
-    }
-
-    private static Map<String, JsonNode> readProperties() {
-        Map<String, JsonNode> byName = new HashMap<>();
-        try {
-            readMetadata().path("properties").forEach(p -> byName.put(p.path("name").asText(), p));
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-        return byName;
-    }
-
-    private static JsonNode readMetadata() throws IOException {
-        try (InputStream in = ConfigurationMetadataTest.class.getResourceAsStream(
-                "/META-INF/spring-configuration-metadata.json")) {
-            assertThat(in).as("generated configuration metadata").isNotNull();
-            return new ObjectMapper().readTree(in);
-        }
     }
 }

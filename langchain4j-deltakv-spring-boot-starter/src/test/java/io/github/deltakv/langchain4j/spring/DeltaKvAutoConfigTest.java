@@ -13,11 +13,12 @@ import io.github.deltakv.langchain4j.DeltaKvEngine;
 import io.github.deltakv.langchain4j.DeltaKvMetrics;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.binder.MeterBinder;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.context.annotation.ImportCandidates;
 import org.springframework.boot.actuate.autoconfigure.metrics.MetricsAutoConfiguration;
 import org.springframework.boot.actuate.autoconfigure.metrics.export.simple.SimpleMetricsExportAutoConfiguration;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -82,10 +83,16 @@ class DeltaKvAutoConfigTest {
 
     @Test
     void without_micrometer_there_are_no_meters() {
-        runner.withClassLoader(new FilteredClassLoader(MeterBinder.class))
+        runner.withClassLoader(new FilteredClassLoader("io.micrometer"))
                 .withPropertyValues(withModel("chat-model.context-size=512"))
                 .run(context -> assertThat(context).hasSingleBean(DeltaKvEngine.class)
                         .doesNotHaveBean(DeltaKvMetrics.class));
+    }
+
+    @Test
+    void both_auto_configurations_are_registered_for_spring_boot() {
+        assertThat(ImportCandidates.load(AutoConfiguration.class, getClass().getClassLoader()))
+                .contains(DeltaKvAutoConfig.class.getName(), DeltaKvHealthAutoConfig.class.getName());
     }
 
     @Test

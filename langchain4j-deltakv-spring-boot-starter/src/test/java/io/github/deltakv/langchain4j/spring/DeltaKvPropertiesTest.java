@@ -67,6 +67,39 @@ class DeltaKvPropertiesTest {
                 });
     }
 
+    @Test
+    void delta_kv_properties_reach_the_loaded_compressor() {
+        runner.withPropertyValues(withModel("chat-model.context-size=512", "delta-kv.compressor-path=" + IDENTITY_COMPRESSOR,
+                        "delta-kv.sink-tokens=4", "delta-kv.recent-tokens=64", "delta-kv.neighbors=2",
+                        "delta-kv.center-stride=8", "delta-kv.top-k=300", "delta-kv.top-k-fraction=0.25",
+                        "delta-kv.latent-bits=8", "delta-kv.full-layers=0,2", "delta-kv.compress-layers-per-step=0"))
+                .run(context -> assertThat(context.getBean(DeltaKvEngine.class).deltaKvSettings())
+                        .containsEntry("n_sink", "4")
+                        .containsEntry("n_recent", "64")
+                        .containsEntry("n_neighbors", "2")
+                        .containsEntry("center_stride", "8")
+                        .containsEntry("top_k", "300")
+                        .containsEntry("top_k_fraction", "0.25")
+                        .containsEntry("latent_bits", "8")
+                        .containsEntry("full_layers", "0,2"));
+    }
+
+    @Test
+    void kv_eviction_properties_bound_the_cache() {
+        String prompt = "one two three four five six seven eight nine ten ".repeat(20);
+        runner.withPropertyValues(withModel("chat-model.context-size=512", "chat-model.batch-size=64",
+                        "chat-model.max-tokens=4", "kv-eviction.sink-tokens=4", "kv-eviction.recent-tokens=32"))
+                .run(context -> {
+                    DeltaKvEngine engine = context.getBean(DeltaKvEngine.class);
+                    assertThat(context.getBean(DeltaKvChatModel.class).chat(prompt)).isNotNull();
+                    KvMemoryStats kv = engine.kvMemory();
+                    // positions run to the end of the prompt; only the sink, the window and a batch keep their cells
+                    assertThat(kv.tokensHeld()).isGreaterThan(150);
+                    assertThat(kv.bytesHeld() / bytesPerCell(kv)).isLessThanOrEqualTo(4 + 32 + 64 + 1);
+                    assertThat(engine.prefixCacheStats().maxBytes()).isZero();
+                });
+    }
+
     /** KV bytes per context cell of the tiny model's default (F16) cache. */
     private double f16BytesPerCell() {
         double[] perCell = new double[1];
@@ -117,6 +150,7 @@ class DeltaKvPropertiesTest {
         "delta-kv.compressor-path=IDENTITY;delta-kv.neighbors=9 | neighbors must be at most 8",
         "delta-kv.compressor-path=IDENTITY;delta-kv.center-stride=1 | centerStride must be >= 2",
         "delta-kv.compressor-path=IDENTITY;delta-kv.top-k=0 | topK must be >= 1",
+        "delta-kv.compressor-path=IDENTITY;delta-kv.top-k-fraction=1.5 | topKFraction must be in [0, 1]",
         "delta-kv.compressor-path=IDENTITY;delta-kv.latent-bits=3 | latentBits must be 4, 8 or 16",
         "delta-kv.compressor-path=IDENTITY;delta-kv.full-layers=-1 | fullLayers must name at least one layer",
         "delta-kv.compressor-path=IDENTITY;delta-kv.compress-layers-per-step=-1 | compressLayersPerStep must be >= 0",

@@ -19,9 +19,10 @@ final class TestModel {
     private TestModel() {
     }
 
-    /** A runner of the starter's auto-configuration alone. */
+    /** A runner of the starter's auto-configurations alone. */
     static ApplicationContextRunner starter() {
-        return new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(DeltaKvAutoConfig.class));
+        return new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(DeltaKvAutoConfig.class, DeltaKvHealthAutoConfig.class));
     }
 
     /** {@code properties} under {@code langchain4j.deltakv.}, after the tiny model's path and 2 threads. */
