@@ -88,10 +88,47 @@ JNIEXPORT jlongArray JNI_FN(gpuMemory)(JNIEnv * env, jclass) {
     DKV_CATCH(env, nullptr)
 }
 
-JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu_layers, jobject progress) {
+JNIEXPORT jobjectArray JNI_FN(addRpcServer)(JNIEnv * env, jclass, jstring endpoint) {
+    DKV_TRY
+    clear_recent_errors();
+    std::vector<std::string> names;
+    {
+        aborts_throw guard; // ggml-rpc aborts when it cannot connect or the handshake fails: make it an exception
+        names = add_rpc_server(jstring_to_utf8(env, endpoint));
+    }
+    jobjectArray out = env->NewObjectArray((jsize) names.size(), env->FindClass("java/lang/String"), nullptr);
+    for (size_t i = 0; out != nullptr && i < names.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, names[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu_layers, jint split_mode,
+                                  jint main_gpu, jfloatArray tensor_split, jobjectArray devices,
+                                  jobjectArray rpc_devices, jobject progress) {
     DKV_TRY
     clear_recent_errors();
     const std::string p = jstring_to_utf8(env, path);
+    model_placement placement;
+    placement.n_gpu_layers = n_gpu_layers;
+    placement.split_mode   = split_mode;
+    placement.main_gpu     = main_gpu;
+    if (tensor_split != nullptr) {
+        placement.tensor_split.resize(env->GetArrayLength(tensor_split));
+        env->GetFloatArrayRegion(tensor_split, 0, (jsize) placement.tensor_split.size(), placement.tensor_split.data());
+    }
+    auto strings = [env](jobjectArray array) {
+        std::vector<std::string> out;
+        for (jsize i = 0; array != nullptr && i < env->GetArrayLength(array); ++i) {
+            auto * s = static_cast<jstring>(env->GetObjectArrayElement(array, i));
+            out.push_back(jstring_to_utf8(env, s));
+            env->DeleteLocalRef(s);
+        }
+        return out;
+    };
+    placement.devices     = strings(devices);
+    placement.rpc_devices = strings(rpc_devices);
     std::function<bool(float)> on_progress;
     if (progress != nullptr) {
         jmethodID mid = env->GetMethodID(env->GetObjectClass(progress), "onProgress", "(F)Z");
@@ -103,7 +140,7 @@ JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu
     model_handle * m = nullptr;
     {
         aborts_throw guard; // a corrupt file fails an assert while loading: make it an exception
-        m = load_model(p, n_gpu_layers, on_progress);
+        m = load_model(p, placement, on_progress);
     }
     if (m == nullptr) {
         throw_java(env, with_cause("failed to load model " + p));
@@ -497,6 +534,17 @@ JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
 
 // The session's DeltaKV compressor settings as "key=value" (what it was made for, then its settings); empty
 // without DeltaKV memory
+JNIEXPORT jobjectArray JNI_FN(kvBytesByDevice)(JNIEnv * env, jclass, jlong session) {
+    DKV_TRY
+    const std::vector<std::string> entries = kv_bytes_by_device(handle<session_handle>(session));
+    jobjectArray out = env->NewObjectArray((jsize) entries.size(), env->FindClass("java/lang/String"), nullptr);
+    for (size_t i = 0; out != nullptr && i < entries.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, entries[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
 JNIEXPORT jobjectArray JNI_FN(deltaKvSettings)(JNIEnv * env, jclass, jlong session) {
     DKV_TRY
     static const char * keys[] = {"model_name", "model_layout", "model_matches", "architecture", "n_layer",

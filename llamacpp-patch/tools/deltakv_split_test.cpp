@@ -2,7 +2,7 @@
 // layer split) against the same memory on one device.
 //
 // usage: deltakv-split-test MODEL TEXT_FILE IDENTITY_SIDEFILE RANDOM_SIDEFILE --rpc HOST:PORT,HOST:PORT
-//                           [--tokens N] [--steps N]
+//                           [--tokens N] [--steps N] [--fa on|off]
 //
 // The devices are those served by ggml-rpc-server processes at the given endpoints (on one machine, CPU
 // devices on the loopback address); the single-device runs use this process's CPU. Each layer's DeltaKV
@@ -38,7 +38,8 @@
 #include <string>
 #include <vector>
 
-static int g_failures = 0;
+static int  g_failures   = 0;
+static bool g_flash_attn = false; // --fa on
 
 static void report(bool ok, const std::string & name, const std::string & detail) {
     printf("%s %s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
@@ -135,7 +136,7 @@ static run_result run(llama_model * model, const run_config & cfg, const std::ve
     cp.n_ubatch        = 512;
     cp.n_threads       = 2;
     cp.n_threads_batch = 2;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    cp.flash_attn_type = g_flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
     cp.deltakv         = dkv;
     cp.type_k          = cfg.type_kv;
     cp.type_v          = cfg.type_kv;
@@ -205,11 +206,12 @@ static std::string describe(const diff_stats & d) {
 int main(int argc, char ** argv) {
     if (argc < 5) {
         fprintf(stderr, "usage: %s MODEL TEXT_FILE IDENTITY_SIDEFILE RANDOM_SIDEFILE --rpc HOST:PORT,HOST:PORT "
-                        "[--tokens N] [--steps N]\n", argv[0]);
+                        "[--tokens N] [--steps N] [--fa on|off]\n", argv[0]);
         return 2;
     }
     tool_init();
     const tool_options opt(argc, argv, 5);
+    g_flash_attn = opt.str("--fa", "off") == "on";
     const std::vector<ggml_backend_dev_t> devs = rpc_devices(opt.str("--rpc", ""));
     if (devs.size() < 2) {
         fprintf(stderr, "two RPC devices are needed (--rpc HOST:PORT,HOST:PORT)\n");

@@ -6,6 +6,7 @@ import dev.langchain4j.exception.TimeoutException;
 
 import io.github.deltakv.langchain4j.internal.AnswerListener;
 import io.github.deltakv.langchain4j.internal.ChatAnswer;
+import io.github.deltakv.langchain4j.internal.DevicePlacement;
 import io.github.deltakv.langchain4j.internal.LlamaNative;
 import io.github.deltakv.langchain4j.internal.MessageJson;
 import io.github.deltakv.langchain4j.internal.NativeLoader;
@@ -64,6 +65,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final String modelName;
     private final int contextSize;
     private final Map<String, String> deltaKvSettings;
+    private final Map<String, Long> kvBytesByDevice;
     private final ProgressListener progress;
     private final NativeState state;
     private final Scheduler scheduler;
@@ -86,6 +88,7 @@ public final class DeltaKvEngine implements AutoCloseable {
         if (gpuLayers < -1) {
             throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
         }
+        DevicePlacement placement = DevicePlacement.of(b.splitMode, b.mainGpu, b.tensorSplit, b.devices, b.rpcServers);
         this.progress = b.progressListener == null ? new ProgressListener() { } : b.progressListener;
         if (b.prefixCacheBytes != null && b.prefixCacheBytes < 0) {
             throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + b.prefixCacheBytes);
@@ -117,7 +120,11 @@ public final class DeltaKvEngine implements AutoCloseable {
         NativeLoader.load();
         NativeState s = new NativeState();
         try {
-            s.model = LlamaNative.loadModel(modelPath.toString(), gpuLayers, fraction -> {
+            DevicePlacement.Connected devices = placement.connectRpcServers();
+            s.model = LlamaNative.loadModel(modelPath.toString(), gpuLayers, placement.splitMode().ordinal(),
+                    placement.mainGpu(), placement.nativeTensorSplit(),
+                    devices.devices().isEmpty() ? null : devices.devices().toArray(new String[0]),
+                    devices.rpcDevices().toArray(new String[0]), fraction -> {
                 progress.onModelLoad(fraction);
                 return true;
             });
@@ -142,6 +149,12 @@ public final class DeltaKvEngine implements AutoCloseable {
             settings.put(entry.substring(0, eq), entry.substring(eq + 1));
         }
         this.deltaKvSettings = Collections.unmodifiableMap(settings);
+        Map<String, Long> byDevice = new LinkedHashMap<>();
+        for (String entry : LlamaNative.kvBytesByDevice(s.session)) {
+            int eq = entry.lastIndexOf('=');
+            byDevice.put(entry.substring(0, eq), Long.parseLong(entry.substring(eq + 1)));
+        }
+        this.kvBytesByDevice = Collections.unmodifiableMap(byDevice);
         long[] kv = LlamaNative.kvStats(s.session);
         this.contextSize = (int) kv[0];
         // by default room for two full contexts of conversations, as the context's KV allocation counts them
@@ -256,6 +269,15 @@ public final class DeltaKvEngine implements AutoCloseable {
      */
     public Map<String, String> deltaKvSettings() {
         return deltaKvSettings;
+    }
+
+    /**
+     * The bytes the context allocated for its KV memory on each device, by the name of the device's buffers ("CPU",
+     * "CUDA0", "RPC0[10.0.0.2:50052]"): with the layers split over devices, each holds its layers' share (DeltaKV:
+     * exact rows, compressed history and tables). Set when the engine is built; the pools do not grow.
+     */
+    public Map<String, Long> kvBytesByDevice() {
+        return kvBytesByDevice;
     }
 
     /** KV-cache memory as of the last call's end (never waits for a decode). */
@@ -626,6 +648,11 @@ public final class DeltaKvEngine implements AutoCloseable {
         private String kvCacheType;
         private Integer evictSinkTokens;
         private Integer evictRecentTokens;
+        private SplitMode splitMode;
+        private Integer mainGpu;
+        private List<Float> tensorSplit;
+        private List<String> devices;
+        private List<String> rpcServers;
 
         public Builder() {
         }
@@ -645,6 +672,49 @@ public final class DeltaKvEngine implements AutoCloseable {
         /** Layers to offload to the GPU: -1 all (default), 0 none. Ignored without a GPU. */
         public Builder gpuLayers(Integer gpuLayers) {
             this.gpuLayers = gpuLayers;
+            return this;
+        }
+
+        /**
+         * How the layers are spread over several devices (default {@link SplitMode#LAYER}, as llama.cpp): each DeltaKV
+         * layer's exact rows, compressed history and compressor live on the device of that layer.
+         */
+        public Builder splitMode(SplitMode splitMode) {
+            this.splitMode = splitMode;
+            return this;
+        }
+
+        /** The device, by its index among the devices used, for {@link SplitMode#NONE} and {@link SplitMode#ROW} (default 0). */
+        public Builder mainGpu(Integer mainGpu) {
+            this.mainGpu = mainGpu;
+            return this;
+        }
+
+        /** The share of the layers each device gets, in device order, e.g. [3, 1] (default: by free memory). */
+        public Builder tensorSplit(List<Float> tensorSplit) {
+            this.tensorSplit = tensorSplit;
+            return this;
+        }
+
+        /**
+         * The devices to use, in order: by the names llama.cpp gives them ("CUDA0", "CUDA1"), or an RPC server's
+         * endpoint ("10.0.0.2:50052", one of {@link #rpcServers}) for its devices. Default: the devices of the
+         * {@link #rpcServers}, then every GPU of the machine, as llama.cpp. An unknown name is refused with the list of
+         * devices.
+         */
+        public Builder devices(List<String> devices) {
+            this.devices = devices;
+            return this;
+        }
+
+        /**
+         * ggml-rpc-server endpoints ("host:port") whose devices take layers of the model, as llama.cpp's {@code --rpc}.
+         * The servers must come from this project's natives build (their protocol carries DeltaKV's operations); a
+         * server that cannot be reached is refused when the engine is built. RPC has no authentication: use it on
+         * trusted networks only.
+         */
+        public Builder rpcServers(List<String> rpcServers) {
+            this.rpcServers = rpcServers;
             return this;
         }
 

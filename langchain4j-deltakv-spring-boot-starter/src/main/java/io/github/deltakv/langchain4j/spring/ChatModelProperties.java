@@ -1,5 +1,7 @@
 package io.github.deltakv.langchain4j.spring;
 
+import io.github.deltakv.langchain4j.SplitMode;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -20,6 +22,24 @@ public class ChatModelProperties {
 
     /** Layers offloaded to the GPU: -1 all, 0 none; ignored without a GPU. */
     private Integer gpuLayers;
+
+    /** How the layers are spread over several devices: NONE, LAYER (default, as llama.cpp) or ROW (CUDA only). */
+    private SplitMode splitMode;
+
+    /** The device, by its index among the devices used, for split modes NONE and ROW (default 0). */
+    private Integer mainGpu;
+
+    /** The share of the layers each device gets, in device order, e.g. 3,1 (default: by free memory). */
+    private List<Float> tensorSplit;
+
+    /**
+     * The devices to use, in order: by llama.cpp's names (CUDA0, CUDA1) or an RPC server's host:port for its devices
+     * (default: the RPC servers' devices, then every GPU).
+     */
+    private List<String> devices;
+
+    /** ggml-rpc-server endpoints (host:port) whose devices take layers of the model, as llama.cpp's --rpc. */
+    private List<String> rpcServers;
 
     /** CPU threads (default: all available processors). */
     private Integer threads;
@@ -90,6 +110,21 @@ public class ChatModelProperties {
     public void setContextSize(Integer contextSize) { this.contextSize = contextSize; }
     public Integer getGpuLayers() { return gpuLayers; }
     public void setGpuLayers(Integer gpuLayers) { this.gpuLayers = gpuLayers; }
+    public SplitMode getSplitMode() { return splitMode; }
+    public void setSplitMode(SplitMode splitMode) { this.splitMode = splitMode; }
+
+    public Integer getMainGpu() { return mainGpu; }
+    public void setMainGpu(Integer mainGpu) { this.mainGpu = mainGpu; }
+
+    public List<Float> getTensorSplit() { return tensorSplit; }
+    public void setTensorSplit(List<Float> tensorSplit) { this.tensorSplit = tensorSplit; }
+
+    public List<String> getDevices() { return devices; }
+    public void setDevices(List<String> devices) { this.devices = devices; }
+
+    public List<String> getRpcServers() { return rpcServers; }
+    public void setRpcServers(List<String> rpcServers) { this.rpcServers = rpcServers; }
+
     public Integer getThreads() { return threads; }
     public void setThreads(Integer threads) { this.threads = threads; }
     public Integer getBatchSize() { return batchSize; }

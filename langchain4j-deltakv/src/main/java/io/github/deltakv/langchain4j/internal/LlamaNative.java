@@ -26,8 +26,22 @@ public final class LlamaNative {
     /** {free, total} bytes of each GPU device ggml found, in order; empty without GPUs. */
     public static native long[] gpuMemory();
 
-    /** Loads a GGUF model; {@code gpuLayers} -1 offloads all layers to the GPU when there is one. */
-    public static native long loadModel(String path, int gpuLayers, LoadProgress progress);
+    /**
+     * Loads a GGUF model; {@code gpuLayers} -1 offloads all layers to the GPUs when there are some. {@code splitMode}
+     * is llama_split_mode's value, {@code tensorSplit} the proportions per device (null: by free memory),
+     * {@code devices} the devices by name (null: {@code rpcDevices}, the devices of this model's RPC servers, and every
+     * GPU).
+     */
+    public static native long loadModel(String path, int gpuLayers, int splitMode, int mainGpu, float[] tensorSplit,
+                                        String[] devices, String[] rpcDevices, LoadProgress progress);
+
+    /** Loads a GGUF model with llama.cpp's default placement: layers split over every GPU, when there are some. */
+    public static long loadModel(String path, int gpuLayers, LoadProgress progress) {
+        return loadModel(path, gpuLayers, 1, 0, null, null, new String[0], progress);
+    }
+
+    /** Adds the devices of the ggml-rpc-server at {@code endpoint} ("host:port"), once; returns their names. */
+    public static native String[] addRpcServer(String endpoint);
 
     public static native void freeModel(long model);
 
@@ -169,6 +183,9 @@ public final class LlamaNative {
 
     /** The DeltaKV compressor's settings as {@code key=value} (empty without DeltaKV memory). */
     public static native String[] deltaKvSettings(long session);
+
+    /** "device=bytes" for each device (buffer type) holding the context's KV memory. */
+    public static native String[] kvBytesByDevice(long session);
 
     /**
      * Full layers chosen from attention overlap (DeltaKV spec 3.1): reads {@code tokens}, probing the last
