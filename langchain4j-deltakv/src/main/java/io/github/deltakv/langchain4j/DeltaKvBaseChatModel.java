@@ -350,7 +350,7 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
-        /** Native host memory for conversations set aside (default: twice the context's KV allocation, 256 MiB to 8 GiB; 0 = off). */
+        /** Native host memory for conversations set aside (0 = off; default: twice the KV allocation, 256 MiB to 8 GiB). */
         public B prefixCacheBytes(Long prefixCacheBytes) {
             engineBuilder.prefixCacheBytes(prefixCacheBytes);
             return (B) this;
