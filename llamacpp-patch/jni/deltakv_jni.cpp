@@ -88,10 +88,47 @@ JNIEXPORT jlongArray JNI_FN(gpuMemory)(JNIEnv * env, jclass) {
     DKV_CATCH(env, nullptr)
 }
 
-JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu_layers, jobject progress) {
+JNIEXPORT jobjectArray JNI_FN(addRpcServer)(JNIEnv * env, jclass, jstring endpoint) {
+    DKV_TRY
+    clear_recent_errors();
+    std::vector<std::string> names;
+    {
+        aborts_throw guard; // ggml-rpc aborts when it cannot connect or the handshake fails: make it an exception
+        names = add_rpc_server(jstring_to_utf8(env, endpoint));
+    }
+    jobjectArray out = env->NewObjectArray((jsize) names.size(), env->FindClass("java/lang/String"), nullptr);
+    for (size_t i = 0; out != nullptr && i < names.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, names[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu_layers, jint split_mode,
+                                  jint main_gpu, jfloatArray tensor_split, jobjectArray devices,
+                                  jobjectArray rpc_devices, jobject progress) {
     DKV_TRY
     clear_recent_errors();
     const std::string p = jstring_to_utf8(env, path);
+    model_placement placement;
+    placement.n_gpu_layers = n_gpu_layers;
+    placement.split_mode   = split_mode;
+    placement.main_gpu     = main_gpu;
+    if (tensor_split != nullptr) {
+        placement.tensor_split.resize(env->GetArrayLength(tensor_split));
+        env->GetFloatArrayRegion(tensor_split, 0, (jsize) placement.tensor_split.size(), placement.tensor_split.data());
+    }
+    auto strings = [env](jobjectArray array) {
+        std::vector<std::string> out;
+        for (jsize i = 0; array != nullptr && i < env->GetArrayLength(array); ++i) {
+            auto * s = static_cast<jstring>(env->GetObjectArrayElement(array, i));
+            out.push_back(jstring_to_utf8(env, s));
+            env->DeleteLocalRef(s);
+        }
+        return out;
+    };
+    placement.devices     = strings(devices);
+    placement.rpc_devices = strings(rpc_devices);
     std::function<bool(float)> on_progress;
     if (progress != nullptr) {
         jmethodID mid = env->GetMethodID(env->GetObjectClass(progress), "onProgress", "(F)Z");
@@ -103,7 +140,7 @@ JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu
     model_handle * m = nullptr;
     {
         aborts_throw guard; // a corrupt file fails an assert while loading: make it an exception
-        m = load_model(p, n_gpu_layers, on_progress);
+        m = load_model(p, placement, on_progress);
     }
     if (m == nullptr) {
         throw_java(env, with_cause("failed to load model " + p));
@@ -214,7 +251,7 @@ JNIEXPORT jstring JNI_FN(parseChatAnswer)(JNIEnv * env, jclass, jlong call, jbyt
 // n_seq_max: sequences served at once, sharing the context's n_ctx cells
 JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx, jint n_batch, jint n_threads,
                                    jint flash_attn, jstring deltakv_path, jintArray deltakv_settings,
-                                   jintArray full_layers, jint kv_type, jint n_seq_max) {
+                                   jfloat top_k_fraction, jintArray full_layers, jint kv_type, jint n_seq_max) {
     DKV_TRY
     clear_recent_errors();
     deltakv_config dk;
@@ -235,6 +272,7 @@ JNIEXPORT jlong JNI_FN(newSession)(JNIEnv * env, jclass, jlong model, jint n_ctx
         dk.params.latent_bits              = v[5];
         dk.params.compress_layers_per_step = v[6];
     }
+    dk.params.top_k_fraction = top_k_fraction;
     if (full_layers != nullptr) {
         dk.full_layers.resize(env->GetArrayLength(full_layers));
         env->GetIntArrayRegion(full_layers, 0, (jsize) dk.full_layers.size(),
@@ -455,33 +493,81 @@ JNIEXPORT void JNI_FN(clearSequence)(JNIEnv * env, jclass, jlong session, jint s
 }
 
 // The KV state of sequence seq, to set aside and restore later (prefix cache).
-JNIEXPORT jbyteArray JNI_FN(saveSequence)(JNIEnv * env, jclass, jlong session, jint seq) {
+JNIEXPORT jlong JNI_FN(sequenceStateSize)(JNIEnv * env, jclass, jlong session, jint seq) {
     DKV_TRY
-    llama_context * ctx = handle<session_handle>(session)->ctx;
-    std::string state(llama_state_seq_get_size(ctx, seq), '\0');
-    const size_t n = llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(state.data()), state.size(), seq);
-    if (n != state.size()) {
-        throw_java(env, "cannot save the sequence state");
-        return nullptr;
-    }
-    return string_to_bytes(env, state);
-    DKV_CATCH(env, nullptr)
+    return (jlong) llama_state_seq_get_size(handle<session_handle>(session)->ctx, seq);
+    DKV_CATCH(env, 0)
 }
 
-JNIEXPORT void JNI_FN(restoreSequence)(JNIEnv * env, jclass, jlong session, jint seq, jbyteArray state) {
+JNIEXPORT jlong JNI_FN(saveSequenceState)(JNIEnv * env, jclass, jlong session, jint seq) {
     DKV_TRY
     llama_context * ctx = handle<session_handle>(session)->ctx;
-    const std::string data = bytes_to_string(env, state);
+    auto state = std::make_unique<saved_state>();
+    state->bytes.resize(llama_state_seq_get_size(ctx, seq));
+    if (llama_state_seq_get_data(ctx, state->bytes.data(), state->bytes.size(), seq) != state->bytes.size()) {
+        throw_java(env, "cannot save the sequence state");
+        return 0;
+    }
+    return reinterpret_cast<jlong>(state.release());
+    DKV_CATCH(env, 0)
+}
+
+JNIEXPORT void JNI_FN(restoreSequenceState)(JNIEnv * env, jclass, jlong session, jint seq, jlong state) {
+    DKV_TRY
+    llama_context * ctx = handle<session_handle>(session)->ctx;
+    const std::vector<uint8_t> & data = handle<saved_state>(state)->bytes;
     llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
-    if (llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(data.data()), data.size(), seq) != data.size()) {
+    if (llama_state_seq_set_data(ctx, data.data(), data.size(), seq) != data.size()) {
         llama_memory_seq_rm(llama_get_memory(ctx), seq, -1, -1);
         throw_java(env, with_cause("cannot restore the sequence state"));
     }
     DKV_CATCH(env, )
 }
 
+JNIEXPORT void JNI_FN(freeSequenceState)(JNIEnv *, jclass, jlong state) {
+    delete handle<saved_state>(state);
+}
+
 JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
     handle<session_handle>(session)->cancel_requested = true;
+}
+
+// The session's DeltaKV compressor settings as "key=value" (what it was made for, then its settings); empty
+// without DeltaKV memory
+JNIEXPORT jobjectArray JNI_FN(kvBytesByDevice)(JNIEnv * env, jclass, jlong session) {
+    DKV_TRY
+    const std::vector<std::string> entries = kv_bytes_by_device(handle<session_handle>(session));
+    jobjectArray out = env->NewObjectArray((jsize) entries.size(), env->FindClass("java/lang/String"), nullptr);
+    for (size_t i = 0; out != nullptr && i < entries.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, entries[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
+}
+
+JNIEXPORT jobjectArray JNI_FN(deltaKvSettings)(JNIEnv * env, jclass, jlong session) {
+    DKV_TRY
+    static const char * keys[] = {"model_name", "model_layout", "model_matches", "architecture", "n_layer",
+                                  "latent_dim", "encoder", "full_layers", "n_sink", "n_recent", "n_neighbors",
+                                  "center_stride", "top_k", "top_k_fraction", "latent_bits",
+                                  "latent_group"};
+    const llama_deltakv * dkv = handle<session_handle>(session)->dkv;
+    std::vector<std::string> entries;
+    char buf[256];
+    for (const char * k : keys) {
+        if (dkv != nullptr && llama_deltakv_meta_val_str(dkv, k, buf, sizeof(buf)) >= 0) {
+            entries.push_back(std::string(k) + "=" + buf);
+        }
+    }
+    jobjectArray out = env->NewObjectArray((jsize) entries.size(), env->FindClass("java/lang/String"), nullptr);
+    if (out == nullptr) {
+        return nullptr;
+    }
+    for (size_t i = 0; i < entries.size(); ++i) {
+        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, entries[i]));
+    }
+    return out;
+    DKV_CATCH(env, nullptr)
 }
 
 // DeltaKV latents of the session's sequence in layer il, F32 rows of latent_dim (calibration); null when the

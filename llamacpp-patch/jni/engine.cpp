@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace dkv {
@@ -27,10 +29,109 @@ session_handle::~session_handle() {
     }
 }
 
-model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
+static std::mutex                                      rpc_mutex;
+static std::map<std::string, std::vector<std::string>> rpc_added; // endpoint -> its device names
+
+static bool is_any_rpc_device_added() {
+    std::lock_guard<std::mutex> lock(rpc_mutex);
+    return !rpc_added.empty();
+}
+
+std::vector<std::string> add_rpc_server(const std::string & endpoint) {
+    std::lock_guard<std::mutex> lock(rpc_mutex);
+    auto it = rpc_added.find(endpoint);
+    if (it != rpc_added.end()) {
+        return it->second;
+    }
+    ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+    if (rpc == nullptr) {
+        throw std::runtime_error("this build has no RPC backend (libggml-rpc.so)");
+    }
+    using add_server_fn = ggml_backend_reg_t (*)(const char *);
+    auto add_server = (add_server_fn) ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_add_server");
+    if (add_server == nullptr) {
+        throw std::runtime_error("the RPC backend has no ggml_backend_rpc_add_server");
+    }
+    ggml_backend_reg_t reg = nullptr;
+    try {
+        reg = add_server(endpoint.c_str()); // ggml aborts (here: throws) when it cannot connect
+    } catch (const std::exception & e) {
+        throw std::runtime_error("RPC server " + endpoint + ": " + e.what() +
+                                 " (is it a ggml-rpc-server of this build?)");
+    }
+    if (reg == nullptr || ggml_backend_reg_dev_count(reg) == 0) {
+        throw std::runtime_error("the RPC server at " + endpoint + " serves no device");
+    }
+    ggml_backend_register(reg);
+    std::vector<std::string> names;
+    for (size_t i = 0; i < ggml_backend_reg_dev_count(reg); ++i) {
+        names.emplace_back(ggml_backend_dev_name(ggml_backend_reg_dev_get(reg, i)));
+    }
+    rpc_added[endpoint] = names;
+    return names;
+}
+
+model_handle * load_model(const std::string & path, const model_placement & placement,
                           const std::function<bool(float)> & on_progress) {
     llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = n_gpu_layers;
+    mp.n_gpu_layers = placement.n_gpu_layers;
+    mp.split_mode   = (llama_split_mode) placement.split_mode;
+    mp.main_gpu     = placement.main_gpu;
+    std::vector<ggml_backend_dev_t> devices;
+    auto by_name = [](const std::string & name) {
+        ggml_backend_dev_t dev = ggml_backend_dev_by_name(name.c_str());
+        if (dev == nullptr) {
+            throw std::runtime_error("no device named '" + name + "'");
+        }
+        return dev;
+    };
+    if (placement.devices.empty() && is_any_rpc_device_added()) {
+        // llama.cpp's default (RPC devices, then the GPUs, else the integrated GPUs) without other models' servers
+        for (const auto & name : placement.rpc_devices) {
+            devices.push_back(by_name(name));
+        }
+        std::vector<ggml_backend_dev_t> gpus, igpus;
+        for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+            ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+            const bool rpc = std::string(ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev))) == "RPC";
+            if (!rpc && ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_GPU) {
+                gpus.push_back(dev);
+            } else if (!rpc && ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_IGPU) {
+                igpus.push_back(dev);
+            }
+        }
+        devices.insert(devices.end(), gpus.begin(), gpus.end());
+        if (gpus.empty()) {
+            devices.insert(devices.end(), igpus.begin(), igpus.end());
+        }
+        devices.push_back(nullptr);
+        mp.devices = devices.data(); // possibly none: the CPU
+    }
+    for (const auto & name : placement.devices) {
+        ggml_backend_dev_t dev = ggml_backend_dev_by_name(name.c_str());
+        if (dev == nullptr) {
+            std::string known;
+            for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+                known += (known.empty() ? "" : ", ") + std::string(ggml_backend_dev_name(ggml_backend_dev_get(i)));
+            }
+            throw std::runtime_error("no device named '" + name + "' (devices: " + known + ")");
+        }
+        devices.push_back(dev);
+    }
+    if (!placement.devices.empty()) {
+        devices.push_back(nullptr);
+        mp.devices = devices.data();
+    }
+    std::vector<float> split(llama_max_devices(), 0.0f);
+    if (placement.tensor_split.size() > split.size()) {
+        throw std::runtime_error("tensorSplit has " + std::to_string(placement.tensor_split.size()) +
+                                 " proportions, this build places layers on at most " + std::to_string(split.size()) +
+                                 " devices");
+    }
+    if (!placement.tensor_split.empty()) {
+        std::copy(placement.tensor_split.begin(), placement.tensor_split.end(), split.begin());
+        mp.tensor_split = split.data();
+    }
     if (on_progress) {
         mp.progress_callback = [](float p, void * data) {
             return (*static_cast<const std::function<bool(float)> *>(data))(p);
@@ -44,6 +145,15 @@ model_handle * load_model(const std::string & path, int32_t n_gpu_layers,
     auto * h  = new model_handle();
     h->model  = model;
     h->vocab  = llama_model_get_vocab(model);
+    if (mp.devices != nullptr) {
+        for (ggml_backend_dev_t * d = mp.devices; *d != nullptr; ++d) {
+            h->devices.push_back(*d);
+        }
+    } else { // llama.cpp's default with no RPC server added: the machine's devices
+        for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+            h->devices.push_back(ggml_backend_dev_get(i));
+        }
+    }
     return h;
 }
 
@@ -86,14 +196,19 @@ static uint64_t context_bytes_lower_bound(const llama_model * model, uint64_t n_
 }
 
 // Memory this process can be given: the machine's RAM and every accelerator's free memory.
-static uint64_t memory_available() {
+// The host's memory and the free memory of the model's devices
+static uint64_t memory_available(const model_handle * model) {
     uint64_t bytes = 0;
     for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-        size_t free = 0;
-        size_t total = 0;
-        ggml_backend_dev_memory(dev, &free, &total);
-        bytes += ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU ? total : free;
+        const bool cpu  = ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU;
+        const bool used = std::find(model->devices.begin(), model->devices.end(), dev) != model->devices.end();
+        if (cpu || used) {
+            size_t free = 0;
+            size_t total = 0;
+            ggml_backend_dev_memory(dev, &free, &total);
+            bytes += cpu ? total : free;
+        }
     }
     return bytes;
 }
@@ -135,7 +250,7 @@ session_handle * new_session(model_handle * model, uint32_t n_ctx, uint32_t n_ba
         cp.deltakv = s->dkv;
     }
     const uint64_t need  = context_bytes_lower_bound(model->model, n_ctx, kv_type, s->dkv);
-    const uint64_t avail = memory_available();
+    const uint64_t avail = memory_available(model);
     if (need > avail) {
         delete s;
         throw std::runtime_error("a context of " + std::to_string(n_ctx) + " tokens needs at least " + gib(need) +
@@ -630,6 +745,16 @@ std::vector<int32_t> select_full_layers(model_handle * model, const std::vector<
     return full;
 }
 
+std::vector<std::string> kv_bytes_by_device(session_handle * s) {
+    std::vector<std::string> out;
+    for (const auto & [buft, mb] : llama_get_memory_breakdown(s->ctx)) {
+        if (mb.context > 0) {
+            out.push_back(std::string(ggml_backend_buft_name(buft)) + "=" + std::to_string(mb.context));
+        }
+    }
+    return out;
+}
+
 std::vector<int64_t> kv_stats(session_handle * s) {
     int64_t kv_bytes = 0;
     for (const auto & [buft, mb] : llama_get_memory_breakdown(s->ctx)) {
@@ -647,7 +772,7 @@ std::vector<int64_t> kv_stats(session_handle * s) {
     if (llama_deltakv_get_stats(s->ctx, &ds)) {
         out.insert(out.end(), {ds.n_tokens, ds.n_compressed, ds.n_refs, ds.n_raw, ds.bytes_full_layers,
                                ds.bytes_exact_rows, ds.bytes_latents, ds.bytes_ref_ids, ds.bytes_stock,
-                               ds.alloc_bytes, ds.alloc_bytes_stock});
+                               ds.alloc_bytes, ds.alloc_bytes_stock, ds.bytes_compressor});
     }
     return out;
 }

@@ -14,8 +14,9 @@
 namespace dkv {
 
 struct model_handle {
-    llama_model *        model = nullptr;
-    const llama_vocab *  vocab = nullptr;
+    llama_model *                   model = nullptr;
+    const llama_vocab *             vocab = nullptr;
+    std::vector<ggml_backend_dev_t> devices; // the devices its layers may use (besides the CPU)
 
     ~model_handle();
 };
@@ -96,6 +97,11 @@ struct deltakv_config {
     std::vector<int32_t> full_layers; // empty: the side file's
 };
 
+// A sequence's KV state set aside (the prefix cache), in native memory: any size, outside the Java heap.
+struct saved_state {
+    std::vector<uint8_t> bytes;
+};
+
 struct session_handle {
     model_handle *     model = nullptr;
     llama_deltakv *    dkv   = nullptr; // DeltaKV compressor, freed after the context
@@ -140,7 +146,23 @@ struct session_handle {
     void evict_window(llama_seq_id seq, int32_t n_past);
 };
 
-model_handle *   load_model(const std::string & path, int32_t n_gpu_layers,
+// Where a model's layers go (llama_model_params): the devices by name (empty: the devices of this model's RPC servers
+// and every GPU of the machine, as llama.cpp's default, but never another model's RPC servers), how the layers are
+// split over them (llama_split_mode) and in what proportions (empty: by free memory).
+struct model_placement {
+    int32_t                  n_gpu_layers = -1;
+    int32_t                  split_mode   = LLAMA_SPLIT_MODE_LAYER;
+    int32_t                  main_gpu     = 0;
+    std::vector<float>       tensor_split;
+    std::vector<std::string> devices;
+    std::vector<std::string> rpc_devices; // the devices of this model's RPC servers (add_rpc_server's names)
+};
+
+// Adds the devices of the ggml-rpc-server at endpoint ("host:port") to the process's devices, once per endpoint;
+// returns their names. Throws std::runtime_error when the server cannot be reached or speaks another protocol.
+std::vector<std::string> add_rpc_server(const std::string & endpoint);
+
+model_handle *   load_model(const std::string & path, const model_placement & placement,
                             const std::function<bool(float)> & on_progress);
 // nullptr when the context (or the DeltaKV compressor) cannot be made; the reason is logged. Throws
 // std::runtime_error, before allocating, for a context larger than the machine's memory.
@@ -175,5 +197,8 @@ std::vector<int32_t> select_full_layers(model_handle * model, const std::vector<
 // KV memory: {n_ctx, tokens held, bytes allocated for KV, bytes of the held tokens} (over all sequences), then with
 // DeltaKV the 11 fields of llama_deltakv_stats in their order
 std::vector<int64_t> kv_stats(session_handle * s);
+
+// "name=bytes" for each buffer type that holds KV memory of the context (a device's, e.g. CUDA0, RPC0[host:port], CPU)
+std::vector<std::string> kv_bytes_by_device(session_handle * s);
 
 } // namespace dkv

@@ -129,9 +129,11 @@ else
 fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-# the copied files' names are part of the key: CMake finds ggml-cuda's kernels by a glob when it configures
+# the copied files' names are part of the key (CMake finds ggml-cuda's kernels by a glob when it configures), and
+# so is the superbuild's CMakeLists.txt (its options configure llama.cpp): two checkouts never share a build folder
+# configured differently
 flags_hash=$( { printf '%s\n' "$variant" "${flags[@]}" "${generator[@]}"; for ((i = 1; i < ${#overlay[@]}; i += 2)); do
-  echo "${overlay[i]}"; done; } | sha256sum | cut -c1-12)
+  echo "${overlay[i]}"; done; cat "$here/CMakeLists.txt"; } | sha256sum | cut -c1-12)
 build="$work/build-$variant-$flags_hash"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then

@@ -7,6 +7,7 @@
 //     --full-layers 0,2        uncompressed layers (default 0)
 //     --bits 16|8|4 --seed S --sink N --recent N --neighbors N --stride N --top-k N
 //     --weight-type f32|f16|bf16  the compressor's weights (default f32; the paper's engine runs them in bf16)
+//     --model-name NAME --model-layout DIGEST  the model it records being made for (default: MODEL's)
 //     --arch A --n-layer N --n-head-kv N --head-dim N --type T --drop TENSOR   (deliberately wrong files, for tests)
 //   deltakv-sidefile check MODEL FILE          load FILE for MODEL through llama_deltakv_load; print its settings
 //   deltakv-sidefile int4-selftest             the int4 quantiser against hand-computed answers
@@ -91,6 +92,10 @@ static int cmd_write(int argc, char ** argv) {
     gguf_set_val_str(gguf, "general.architecture", get("--arch", model->arch_name()).c_str());
     gguf_set_val_str(gguf, "general.name", (kind + " DeltaKV compressor").c_str());
     gguf_set_val_u32(gguf, "deltakv.version", 1);
+    char model_name[256] = {0};
+    llama_model_meta_val_str(model, "general.name", model_name, sizeof(model_name));
+    gguf_set_val_str(gguf, "deltakv.model.name", get("--model-name", model_name).c_str());
+    gguf_set_val_str(gguf, "deltakv.model.layout", get("--model-layout", llama_deltakv_model_layout(*model)).c_str());
     gguf_set_val_u32(gguf, "deltakv.n_layer", n_layer);
     gguf_set_val_u32(gguf, "deltakv.n_head_kv", n_head_kv);
     gguf_set_val_u32(gguf, "deltakv.head_dim", head_dim);
@@ -191,7 +196,7 @@ static int cmd_check(int argc, char ** argv) {
         llama_model_free(model);
         return 1; // the reason was logged
     }
-    const char * keys[] = {"architecture", "n_layer", "n_head_kv", "head_dim", "kv_dim", "latent_dim", "encoder",
+    const char * keys[] = {"model_name", "model_layout", "model_matches", "architecture", "n_layer", "n_head_kv", "head_dim", "kv_dim", "latent_dim", "encoder",
                            "decoder", "full_layers", "n_sink", "n_recent", "n_neighbors", "center_stride", "top_k",
                            "latent_bits", "latent_group"};
     char buf[256];
@@ -270,7 +275,8 @@ int main(int argc, char ** argv) {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd != "int4-selftest") {
         llama_log_set([](ggml_log_level level, const char * text, void *) {
-            if (level == GGML_LOG_LEVEL_ERROR) {
+            // errors, and the loader's warnings about the side file
+            if (level == GGML_LOG_LEVEL_ERROR || (level == GGML_LOG_LEVEL_WARN && strstr(text, "DeltaKV") != nullptr)) {
                 fputs(text, stderr);
             }
         }, nullptr);

@@ -59,7 +59,9 @@ int main(int argc, char ** argv) {
         printf("device: %s (%s)\n", ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
     }
 
-    std::unique_ptr<dkv::model_handle> model(dkv::load_model(argv[1], atoi(argv[2]), {}));
+    dkv::model_placement placement;
+    placement.n_gpu_layers = atoi(argv[2]);
+    std::unique_ptr<dkv::model_handle> model(dkv::load_model(argv[1], placement, {}));
     if (!model) {
         fprintf(stderr, "failed to load %s\n", argv[1]);
         return 1;

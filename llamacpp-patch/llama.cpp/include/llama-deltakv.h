@@ -16,7 +16,9 @@ extern "C" {
         int32_t         n_recent;      // recent window kept exact (and the compression block size)
         int32_t         n_neighbors;   // references averaged per compressed token
         int32_t         center_stride; // one reference token every center_stride tokens of a block
-        int32_t         top_k;         // compressed tokens reconstructed per decode step
+        int32_t         top_k;         // compressed tokens reconstructed per decode step (at least)
+        float           top_k_fraction; // and at least this fraction of the sequence's tokens (0: none; < 0: keep
+                                        // the side file's)
         int32_t         latent_bits;   // 16 (F16 latents), 8 (int8, Q8_0) or 4 (int4, Q4_1; both group 32)
         const int32_t * full_layers;   // layers kept uncompressed
         int32_t         n_full_layers;
@@ -54,6 +56,7 @@ extern "C" {
         int64_t bytes_stock;       // an F16 stock cache holding the same tokens
         int64_t alloc_bytes;       // allocated: full-layer cache and DeltaKV buffers
         int64_t alloc_bytes_stock; // an F16 stock cache of the same context size
+        int64_t bytes_compressor;  // the compressor's weights (encoders and decoders), loaded with the context
     };
 
     // false when ctx does not use DeltaKV memory

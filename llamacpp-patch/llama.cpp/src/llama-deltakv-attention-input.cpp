@@ -237,13 +237,28 @@ void llm_graph_input_attn_kv_deltakv::plan(const llama_ubatch & ubatch) {
     // scores the cells in place (all of them, the others masked: the memory's candidate table); in a batch each token
     // scores a list of its own sequence's compressed cells, gathered (padded to the longest, rounded up to 256 so the
     // graph keeps its shape)
-    n_top = std::min<int32_t>((int32_t) dkv.top_k, c_max);
+    n_top = std::min<int32_t>(top_k_for(seq_list), c_max);
     n_kv  = (int32_t) mctx_dkv->get_full()->get_n_kv();
     if (n_tok == 1) {
         n_cand = n_kv;
         return;
     }
     plan_batch_candidates();
+}
+
+int32_t llm_graph_input_attn_kv_deltakv::top_k_for(const std::vector<llama_seq_id> & seqs) const {
+    const auto * mem = mctx_dkv->get_mem();
+    const auto & dkv = mem->get_dkv();
+    if (dkv.top_k_fraction <= 0.0f) {
+        return (int32_t) dkv.top_k;
+    }
+    // a fraction of the longest sequence's tokens, rounded up to 256 so the graph keeps its shape while it grows
+    int32_t n_max = 0;
+    for (llama_seq_id sid : seqs) {
+        n_max = std::max(n_max, mem->get_seq(sid)->plan.n_tokens());
+    }
+    const int32_t k = GGML_PAD((int32_t) std::ceil(dkv.top_k_fraction * (float) n_max), 256);
+    return std::max<int32_t>((int32_t) dkv.top_k, k);
 }
 
 void llm_graph_input_attn_kv_deltakv::plan_batch_candidates() {

@@ -144,6 +144,8 @@ private:
 
     // RECON_TOPK with several tokens: each token's list of its own sequence's compressed cells (n_cand, h_cand_*)
     void plan_batch_candidates();
+    // tokens a decode step reconstructs per token: top_k, or the fraction of the longest of seqs if more
+    int32_t top_k_for(const std::vector<llama_seq_id> & seqs) const;
 
     // the masks of the plan, made by set_input()
     void fill_masks();

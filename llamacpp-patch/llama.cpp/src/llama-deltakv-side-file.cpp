@@ -25,8 +25,27 @@ uint32_t llama_deltakv::n_deltakv_layers() const {
     return n;
 }
 
+std::string llama_deltakv_model_layout(const llama_model & model) {
+    std::map<std::string, const ggml_tensor *> by_name; // a tied tensor is listed twice: once here
+    for (const auto & [name, t] : model.tensors_by_name) {
+        by_name.emplace(name, t);
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto & [name, t] : by_name) {
+        const std::string line = format("%s:%lld,%lld,%lld,%lld\n", name.c_str(), (long long) t->ne[0],
+                                        (long long) t->ne[1], (long long) t->ne[2], (long long) t->ne[3]);
+        for (unsigned char c : line) {
+            h = (h ^ c) * 0x100000001b3ull;
+        }
+    }
+    return format("%016llx", (unsigned long long) h);
+}
+
 std::string llama_deltakv::setting(const std::string & key) const {
     if (key == "architecture")  return arch;
+    if (key == "model_name")    return model_name;
+    if (key == "model_layout")  return model_layout;
+    if (key == "model_matches") return model_matches ? "yes" : "no";
     if (key == "n_layer")       return std::to_string(n_layer);
     if (key == "n_head_kv")     return std::to_string(n_head_kv);
     if (key == "head_dim")      return std::to_string(head_dim);
@@ -40,6 +59,7 @@ std::string llama_deltakv::setting(const std::string & key) const {
     if (key == "n_neighbors")   return std::to_string(n_neighbors);
     if (key == "center_stride") return std::to_string(center_stride);
     if (key == "top_k")         return std::to_string(top_k);
+    if (key == "top_k_fraction") return format("%g", (double) top_k_fraction);
     if (key == "latent_bits")   return std::to_string(latent_bits);
     if (key == "latent_group")  return std::to_string(latent_group);
     if (key == "full_layers") {
@@ -73,6 +93,17 @@ struct side_file_reader {
             throw std::runtime_error(format("side file key '%s' is not a string", key));
         }
         return gguf_get_val_str(gguf, id);
+    }
+
+    float f32(const char * key, float fallback) const {
+        const int64_t id = find(key);
+        if (id < 0) {
+            return fallback;
+        }
+        if (gguf_get_kv_type(gguf, id) != GGUF_TYPE_FLOAT32) {
+            throw std::runtime_error(format("side file key '%s' is not a float", key));
+        }
+        return gguf_get_val_f32(gguf, id);
     }
 
     uint32_t u32(const char * key, int64_t fallback = -1) const {
@@ -152,6 +183,20 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
                                         model.arch_name().c_str()));
     }
 
+    dkv.model_name   = r.str("deltakv.model.name", false);
+    dkv.model_layout = r.str("deltakv.model.layout", false);
+    if (!dkv.model_layout.empty()) {
+        const std::string layout = llama_deltakv_model_layout(model);
+        dkv.model_matches = layout == dkv.model_layout;
+        if (!dkv.model_matches) {
+            char name[256] = {0};
+            llama_model_meta_val_str(&model, "general.name", name, sizeof(name));
+            LLAMA_LOG_WARN("%s: the DeltaKV side file was made for model '%s' (tensor layout %s), this model '%s' has "
+                           "layout %s: a compressor calibrated for another model compresses this one poorly\n",
+                           __func__, dkv.model_name.c_str(), dkv.model_layout.c_str(), name, layout.c_str());
+        }
+    }
+
     const auto & hp = model.hparams;
     const uint32_t n_layer = (uint32_t) llama_model_n_layer(&model);
     dkv.n_layer    = r.u32("deltakv.n_layer");
@@ -208,6 +253,11 @@ static void deltakv_read_metadata(const llama_model & model, const side_file_rea
     // a stride of 1 makes every token a reference: nothing would be compressed
     apply_override(dkv.center_stride, params.center_stride, 2, 1u << 20, "center_stride");
     apply_override(dkv.top_k,         params.top_k,         1, 1u << 30, "top_k");
+    dkv.top_k_fraction = params.top_k_fraction >= 0 ? params.top_k_fraction
+                                                    : r.f32("deltakv.top_k_fraction", dkv.top_k_fraction);
+    if (!(dkv.top_k_fraction >= 0.0f && dkv.top_k_fraction <= 1.0f)) {
+        throw std::runtime_error(format("top_k_fraction must be in [0, 1], got %g", (double) dkv.top_k_fraction));
+    }
     apply_override(dkv.latent_bits,   params.latent_bits,   4, 16, "latent_bits");
     if (params.compress_layers_per_step >= 0) {
         dkv.compress_layers_per_step = (uint32_t) params.compress_layers_per_step;
@@ -423,6 +473,7 @@ llama_deltakv_params llama_deltakv_default_params(void) {
         /*.n_neighbors   =*/ -1,
         /*.center_stride =*/ -1,
         /*.top_k         =*/ -1,
+        /*.top_k_fraction =*/ -1.0f,
         /*.latent_bits   =*/ -1,
         /*.full_layers   =*/ nullptr,
         /*.n_full_layers =*/ 0,

@@ -44,9 +44,17 @@ struct llama_deltakv_layer {
     ggml_tensor * dec_b     = nullptr; //                 [kv_dim]
 };
 
+// A digest of a model's tensor layout: FNV-1a 64 over "name:ne0,ne1,ne2,ne3\n" of every tensor, by name, as 16 hex
+// digits. Models of one family and size share it whatever their quantisation; a side file records the one it was
+// made for.
+std::string llama_deltakv_model_layout(const llama_model & model);
+
 struct llama_deltakv {
     // what the side file was made for
     std::string arch;
+    std::string model_name;   // the model's general.name (empty: not recorded)
+    std::string model_layout; // llama_deltakv_model_layout of that model (empty: not recorded)
+    bool        model_matches = true; // the model it is loaded for has that layout (or none was recorded)
     uint32_t    n_layer    = 0;
     uint32_t    n_head_kv  = 0;
     uint32_t    head_dim   = 0;
@@ -62,6 +70,7 @@ struct llama_deltakv {
     uint32_t n_neighbors   = 4;
     uint32_t center_stride = 10;
     uint32_t top_k         = 2048;
+    float    top_k_fraction = 0.0f; // top-k at least this fraction of the sequence's tokens
     uint32_t latent_bits   = 16;
     uint32_t latent_group  = 32;
 

@@ -349,6 +349,9 @@ void llama_kv_cache_deltakv::get_stats(llama_deltakv_stats & out) const {
         out.alloc_bytes += (int64_t) size;
     }
     out.alloc_bytes_stock = (int64_t) kv_full->get_size() * (int64_t) hparams.n_layer() * kv_row_f16;
+    for (const auto & buf : dkv.bufs) {
+        out.bytes_compressor += (int64_t) ggml_backend_buffer_get_size(buf.get());
+    }
 }
 
 bool llama_deltakv_get_stats(const llama_context * ctx, llama_deltakv_stats * out) {

@@ -8,6 +8,7 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.calibration.CheckpointConverter;
 import io.github.deltakv.calibration.GgufReader;
+import io.github.deltakv.calibration.GgufWriter;
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
 import io.github.deltakv.langchain4j.DeltaKvConfig;
@@ -148,6 +149,43 @@ class CheckpointConverterIT {
         assertThat(new float[] {same[1], same[2], same[65]}).containsExactly(1, 2, 65);
         assertThat(GgufReader.open(permuted).string("deltakv.encoder")).isEqualTo("swiglu");
         assertThat(GgufReader.open(permuted).integer("deltakv.encoder_ff")).isEqualTo(FF);
+    }
+
+    @Test
+    void the_checkpoints_config_gives_its_reference_rule_and_bf16_weights_stay_bf16() throws Exception {
+        Path ckpt = checkpoint(tmp.resolve("ckpt"), false, KV_DIM, false);
+        Path side = tmp.resolve("c.gguf");
+        CheckpointConverter.Result paper = CheckpointConverter.convert(ckpt, TestModels.kvtiny(), side, List.of(0), 4,
+                null);
+        assertThat(paper.settingsFrom()).isEqualTo("the paper's defaults");
+        assertThat(paper.weights()).isEqualTo(GgufWriter.TensorType.BF16);
+        assertThat(GgufReader.open(side).tensors().get("blk.1.dkv_enc_w12.weight").type()).isEqualTo(30); // BF16
+        assertThat(GgufReader.open(side).tensors().get("blk.1.dkv_dec.weight").type()).isEqualTo(30);
+
+        Files.writeString(ckpt.resolve("config.json"), "{\"deltakv_k_neighbors\": 8, \"cluster_ratio\": 0.2, "
+                + "\"cluster_metric\": \"l2\", \"kv_compressed_size\": " + D + ", \"split_kv\": false}");
+        CheckpointConverter.Result r = CheckpointConverter.convert(ckpt, TestModels.kvtiny(), side, List.of(0), 4, null);
+        assertThat(r.neighbors()).isEqualTo(8);
+        assertThat(r.stride()).isEqualTo(5);
+        assertThat(r.settingsFrom()).endsWith("config.json");
+        GgufReader file = GgufReader.open(side);
+        assertThat(file.integer("deltakv.n_neighbors")).isEqualTo(8);
+        assertThat(file.integer("deltakv.center_stride")).isEqualTo(5);
+        assertThat(file.integer("deltakv.latent_bits")).isEqualTo(4);
+        // the side file loads and runs with those settings
+        try (DeltaKvChatModel model = DeltaKvMemoryIT.kvtiny(DeltaKvConfig.of(side), 2048)) {
+            assertThat(model.engine().deltaKvSettings()).containsEntry("n_neighbors", "8")
+                    .containsEntry("center_stride", "5");
+            assertThat(model.chat(UserMessage.from(Haystacks.needle(1500, 0.5, 61).message())).aiMessage()).isNotNull();
+        }
+
+        for (String wrong : List.of("{\"cluster_metric\": \"cosine\"}", "{\"split_kv\": true}",
+                "{\"deltakv_neighbor_count\": 16}", "{\"cluster_ratio\": 0.9}", "{\"kv_compressed_size\": 32}")) {
+            Files.writeString(ckpt.resolve("config.json"), wrong);
+            assertThatThrownBy(() -> CheckpointConverter.convert(ckpt, TestModels.kvtiny(), tmp.resolve("w.gguf"),
+                    List.of(0), 4, null)).as(wrong).isInstanceOf(DeltaKvException.class);
+        }
+        assertThat(tmp.resolve("w.gguf")).doesNotExist();
     }
 
     @Test

@@ -7,11 +7,15 @@ import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.calibration.DeltaKvCalibrator;
+import io.github.deltakv.calibration.DeltaKvSideFile;
 import io.github.deltakv.calibration.GgufReader;
+import io.github.deltakv.calibration.ModelIdentity;
+import io.github.deltakv.calibration.ModelShape;
 import io.github.deltakv.calibration.cli.DeltaKvCalibrationCli;
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
 import io.github.deltakv.langchain4j.DeltaKvConfig;
+import io.github.deltakv.langchain4j.DeltaKvEngine;
 import io.github.deltakv.langchain4j.DeltaKvStats;
 
 import java.io.PrintWriter;
@@ -66,6 +70,35 @@ class DeltaKvCalibratorIT {
                 long encoded = stats.compressedTokens() - (stats.referenceTokens() - 8);
                 assertThat(stats.bytesLatents()).isEqualTo(encoded * 4 * 20);
             }
+        }
+    }
+
+    @Test
+    void a_side_file_records_its_model_and_another_model_is_flagged() throws Exception {
+        ModelShape shape = ModelShape.of(TestModels.kvtiny());
+        DeltaKvSideFile.Settings settings = new DeltaKvSideFile.Settings(List.of(0), 256, 16, 8, 128, 4, 10, 2048);
+        Path own = tmp.resolve("own.deltakv.gguf");
+        DeltaKvSideFile.writeIdentity(own, shape, settings);
+        // the same shape, recorded as made for stories260K (another tensor layout)
+        Path other = tmp.resolve("other.deltakv.gguf");
+        DeltaKvSideFile.writeIdentity(other, shape.withIdentity(ModelIdentity.of(TestModels.stories())), settings);
+
+        try (DeltaKvEngine engine = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(1024)
+                .threads(TestModels.threads()).deltaKv(DeltaKvConfig.of(own)).build()) {
+            // the layout the Java writer computed is the one llama.cpp computes for the loaded model
+            assertThat(engine.deltaKvSettings()).containsEntry("model_matches", "yes")
+                    .containsEntry("model_layout", ModelIdentity.of(TestModels.kvtiny()).layout())
+                    .containsEntry("model_name", "kvtiny-retrieval").containsEntry("full_layers", "0");
+            // the compressor's weights are counted: 5 layers x (encoder + decoder) of 256 x 256 F32
+            assertThat(engine.kvMemory().deltaKv().bytesCompressor()).isGreaterThanOrEqualTo(5L * 2 * 256 * 256 * 4);
+        }
+        try (DeltaKvEngine engine = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(1024)
+                .threads(TestModels.threads()).deltaKv(DeltaKvConfig.of(other)).build()) {
+            assertThat(engine.deltaKvSettings()).containsEntry("model_matches", "no")
+                    .containsEntry("model_layout", ModelIdentity.of(TestModels.stories()).layout());
+        }
+        try (DeltaKvEngine stock = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(256).build()) {
+            assertThat(stock.deltaKvSettings()).isEmpty();
         }
     }
 

@@ -78,6 +78,31 @@ class DeltaKvMemoryIT {
     }
 
     @Test
+    void top_k_as_a_fraction_of_the_context_rebuilds_that_share() {
+        // full layer {0} alone chooses poorly for layer 5 (see below): top-256 of ~4100 tokens misses needles; a
+        // fraction of 1 rebuilds every compressed token (the stock cache's attention), whatever topK says
+        DeltaKvConfig.Builder config = DeltaKvConfig.builder()
+                .compressorPath(sideFile("kvtiny-identity.deltakv.gguf")).topK(256).fullLayers(List.of(0));
+        int foundWithCount = needlesFound(config.build());
+        int foundWithFraction = needlesFound(config.topKFraction(1.0).build());
+        assertThat(foundWithCount).as("top-256").isLessThan(3);
+        assertThat(foundWithFraction).as("top-256 and a fraction of 1").isEqualTo(3);
+    }
+
+    private static int needlesFound(DeltaKvConfig config) {
+        int found = 0;
+        try (DeltaKvChatModel model = kvtiny(config, 4608)) {
+            assertThat(model.engine().deltaKvSettings()).containsEntry("top_k", "256").containsEntry("top_k_fraction",
+                    config.topKFraction() == null ? "0" : "1");
+            for (int i = 0; i < 3; i++) {
+                Haystacks.Needle needle = Haystacks.needle(4000, 0.2 + 0.3 * i, 40 + i);
+                found += model.chat(needle.message()).strip().equals(needle.answer()) ? 1 : 0;
+            }
+        }
+        return found;
+    }
+
+    @Test
     void top_k_reconstruction_of_256_of_3800_tokens_still_finds_needles() {
         // measured on kvtiny (6 needles at depths 0.1..0.85, identity compressor): with full layers {0} or
         // {0,1..3} the observation layers do not look where layer 5 retrieves and top-256 finds 0-1 of 6;

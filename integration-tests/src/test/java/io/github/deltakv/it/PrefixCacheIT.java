@@ -9,9 +9,15 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 
 import io.github.deltakv.langchain4j.DeltaKvChatModel;
 import io.github.deltakv.langchain4j.DeltaKvChatResponseMetadata;
+import io.github.deltakv.langchain4j.DeltaKvEngine;
+import io.github.deltakv.langchain4j.PrefixCacheStats;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.Test;
 
@@ -27,7 +33,11 @@ class PrefixCacheIT {
         final List<ChatMessage> history = new ArrayList<>();
 
         Conversation(long seed) {
-            needle = Haystacks.needle(1500, 0.5, seed);
+            this(seed, 1500);
+        }
+
+        Conversation(long seed, int documentTokens) {
+            needle = Haystacks.needle(documentTokens, 0.5, seed);
         }
 
         /** Asks the needle question (the document comes with the first turn); returns the response. */
@@ -94,6 +104,69 @@ class PrefixCacheIT {
         a.ask(model);
         b.ask(model);
         return a.ask(model);
+    }
+
+    @Test
+    void the_default_budget_follows_the_context() {
+        try (DeltaKvEngine engine = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(4096)
+                .threads(TestModels.threads()).build()) {
+            long allocated = engine.kvMemory().bytesAllocated();
+            assertThat(engine.prefixCacheStats().maxBytes())
+                    .isEqualTo(Math.max(256L << 20, Math.min(8L << 30, 2 * allocated)));
+        }
+        try (DeltaKvEngine engine = DeltaKvEngine.builder().modelPath(TestModels.kvtiny()).contextSize(393216)
+                .batchSize(64).threads(TestModels.threads()).build()) { // a 1.1 GiB context: twice that
+            long allocated = engine.kvMemory().bytesAllocated();
+            assertThat(allocated).isGreaterThan(1L << 30);
+            assertThat(engine.prefixCacheStats().maxBytes()).isEqualTo(2 * allocated);
+        }
+    }
+
+    @Test
+    void under_concurrency_the_cache_stays_in_its_budget_and_conversations_come_back() throws Exception {
+        // two sequences; a budget of ~6 conversations (a 600-token one takes ~2.2 MiB)
+        long budget = 14L << 20;
+        try (DeltaKvChatModel model = DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).contextSize(4096)
+                .threads(TestModels.threads()).maxSequences(2).temperature(0.0).maxTokens(12)
+                .prefixCacheBytes(budget).build()) {
+            AtomicLong largest = new AtomicLong();
+            // six conversations on three threads, each thread switching between its two: they come back
+            onThreeThreads(model, largest, 40, 2);
+            PrefixCacheStats first = model.engine().prefixCacheStats();
+            assertThat(first.hits()).as("conversations restored").isPositive();
+            // six new ones: twelve conversations in all, the old are evicted to stay in the budget
+            onThreeThreads(model, largest, 50, 1);
+            PrefixCacheStats after = model.engine().prefixCacheStats();
+            assertThat(largest.get()).isPositive().isLessThanOrEqualTo(budget);
+            assertThat(after.entries()).isLessThanOrEqualTo(6);
+        }
+    }
+
+    /** Three threads, each asking its two conversations (seeds from {@code seed}) {@code turns} times in turn. */
+    private static void onThreeThreads(DeltaKvChatModel model, AtomicLong largestCache, int seed, int turns)
+            throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 3; t++) {
+                List<Conversation> mine = List.of(new Conversation(seed + 2 * t, 600),
+                        new Conversation(seed + 2 * t + 1, 600));
+                done.add(pool.submit(() -> {
+                    for (int turn = 0; turn < turns; turn++) {
+                        for (Conversation c : mine) {
+                            assertThat(c.ask(model).aiMessage().text().strip()).isEqualTo(c.needle.answer());
+                            largestCache.accumulateAndGet(model.engine().prefixCacheStats().bytes(), Math::max);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
     }
 
     @Test

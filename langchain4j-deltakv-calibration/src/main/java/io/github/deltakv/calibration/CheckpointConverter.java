@@ -1,8 +1,12 @@
 package io.github.deltakv.calibration;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import io.github.deltakv.langchain4j.DeltaKvException;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -18,12 +22,24 @@ import java.util.Map;
  * {@code K_gguf[2i + j] = K_hf[j D/2 + i]}), while the compressor was trained on Hugging Face's order; the
  * converter applies the same permutation to the K columns of the encoder's input and the K rows of the
  * decoder's output (spec 8.3). Qwen2 keeps Hugging Face's order.
+ *
+ * <p>The checkpoint's {@code config.json} (beside its safetensors), where present, gives the reference rule it was
+ * trained with: neighbours ({@code deltakv_k_neighbors}, {@code deltakv_neighbor_count}, or the paper-era
+ * {@code seq_chunk_size}) and stride ({@code 1 / cluster_ratio}); a checkpoint trained otherwise than this engine
+ * runs (another {@code cluster_metric} than L2, {@code split_kv}) is refused. Weights stay BF16 when the checkpoint's
+ * are (the paper's are), else F32.
  */
 public final class CheckpointConverter {
 
-    /** What was converted. */
+    /** What was converted, and where its reference rule came from ({@code config.json} or the paper's defaults). */
     public record Result(Path sideFile, String encoder, int latentDim, int hiddenDim, boolean kPermuted,
-                         List<Integer> layers) {
+                         List<Integer> layers, int neighbors, int stride, String settingsFrom,
+                         GgufWriter.TensorType weights) {
+    }
+
+    /** The reference rule a checkpoint was trained with. */
+    record TrainingConfig(int neighbors, int stride, Integer latentDim, String from) {
+        static final TrainingConfig PAPER = new TrainingConfig(4, 10, null, "the paper's defaults");
     }
 
     private CheckpointConverter() {
@@ -39,7 +55,9 @@ public final class CheckpointConverter {
         ModelShape shape = ModelShape.of(modelGguf);
         List<Integer> full = fullLayers != null ? fullLayers : paperFullLayers(shape);
         boolean permute = permuteK != null ? permuteK : shape.architecture().equals("llama");
+        TrainingConfig config = trainingConfig(checkpoint);
         Safetensors st = Safetensors.open(checkpoint);
+        boolean bf16 = true;
         int kvDim = shape.kvDim();
 
         Map<Integer, DeltaKvSideFile.SwigluLayer> layers = new LinkedHashMap<>();
@@ -79,6 +97,7 @@ public final class CheckpointConverter {
             }
             d = ld;
             ff = lff;
+            bf16 &= w12.dtype().equals("BF16") && w3.dtype().equals("BF16") && up.dtype().equals("BF16");
             float[] w12v = Safetensors.read(w12);
             float[] upv = Safetensors.read(up);
             float[] upb = optional(st, p, "compress_up.bias");
@@ -92,8 +111,59 @@ public final class CheckpointConverter {
             layers.put(il, new DeltaKvSideFile.SwigluLayer(w12v, optional(st, p, "compress_down.w12.bias"),
                     Safetensors.read(w3), optional(st, p, "compress_down.w3.bias"), upv, upb));
         }
-        DeltaKvSideFile.writeSwiglu(out, shape, DeltaKvSideFile.Settings.paper(full, d, latentBits), ff, layers);
-        return new Result(out, "swiglu", d, ff, permute, compressed);
+        if (config.latentDim() != null && config.latentDim() != d) {
+            throw new DeltaKvException("config.json says kv_compressed_size " + config.latentDim() + ", the tensors have "
+                    + "latent " + d);
+        }
+        DeltaKvSideFile.Settings paper = DeltaKvSideFile.Settings.paper(full, d, latentBits);
+        DeltaKvSideFile.Settings settings = new DeltaKvSideFile.Settings(full, d, latentBits, paper.sink(),
+                paper.recent(), config.neighbors(), config.stride(), paper.topK());
+        GgufWriter.TensorType weights = bf16 ? GgufWriter.TensorType.BF16 : GgufWriter.TensorType.F32;
+        DeltaKvSideFile.writeSwiglu(out, shape, settings, ff, layers, weights);
+        return new Result(out, "swiglu", d, ff, permute, compressed, config.neighbors(), config.stride(),
+                config.from(), weights);
+    }
+
+    /** The reference rule from the checkpoint's config.json (in its directory, or beside the file), else the paper's. */
+    static TrainingConfig trainingConfig(Path checkpoint) throws IOException {
+        Path dir = Files.isDirectory(checkpoint) ? checkpoint : checkpoint.toAbsolutePath().getParent();
+        Path file = dir.resolve("config.json");
+        if (!Files.isRegularFile(file)) {
+            return TrainingConfig.PAPER;
+        }
+        JsonNode c = new ObjectMapper().readTree(file.toFile());
+        String metric = c.path("cluster_metric").asText("l2");
+        if (!metric.equalsIgnoreCase("l2")) {
+            throw new DeltaKvException("the checkpoint was trained with cluster_metric '" + metric + "'; this engine "
+                    + "finds references by L2 distance");
+        }
+        if (c.path("split_kv").asBoolean(false)) {
+            throw new DeltaKvException("the checkpoint compresses K and V apart (split_kv); this engine compresses "
+                    + "[K | V] together");
+        }
+        int neighbors = TrainingConfig.PAPER.neighbors();
+        for (String key : List.of("deltakv_k_neighbors", "deltakv_neighbor_count", "seq_chunk_size")) {
+            if (c.hasNonNull(key)) {
+                neighbors = c.get(key).asInt();
+                break;
+            }
+        }
+        if (neighbors < 1 || neighbors > 8) {
+            throw new DeltaKvException("the checkpoint was trained with " + neighbors + " neighbours; this engine "
+                    + "averages 1 to 8");
+        }
+        int stride = TrainingConfig.PAPER.stride();
+        JsonNode ratio = c.hasNonNull("cluster_ratio") ? c.get("cluster_ratio") : c.get("deltakv_center_ratio");
+        if (ratio != null && !ratio.isNull()) {
+            double r = ratio.asDouble();
+            if (!(r > 0 && r <= 0.5)) {
+                throw new DeltaKvException("cluster_ratio " + r + " is out of range (0, 0.5]: at most every other "
+                        + "token a reference");
+            }
+            stride = Math.max(1, (int) (1 / r));
+        }
+        Integer latent = c.hasNonNull("kv_compressed_size") ? c.get("kv_compressed_size").asInt() : null;
+        return new TrainingConfig(neighbors, stride, latent, file.toString());
     }
 
     static List<Integer> paperFullLayers(ModelShape s) {

@@ -130,7 +130,7 @@ public final class DeltaKvCalibrator {
                 progress.accept("load model", (double) f);
                 return true;
             });
-            ModelShape shape = ModelShape.of(model);
+            ModelShape shape = ModelShape.of(model).withIdentity(ModelIdentity.of(modelPath));
             int[] all = LlamaNative.tokenize(model, text.getBytes(StandardCharsets.UTF_8), true, false);
             int[] tokens = Arrays.copyOf(all, Math.min(all.length, maxTokens));
             if (tokens.length < sink + 2 * recent + 1) {
@@ -165,7 +165,7 @@ public final class DeltaKvCalibrator {
 
             int ctx = tokens.length + 16;
             session = LlamaNative.newSession(model, ctx, ctx, threads, -1, identity.toString(),
-                    new int[] {sink, recent, neighbors, stride, topK, 16, -1},
+                    new int[] {sink, recent, neighbors, stride, topK, 16, -1}, -1f,
                     fullLayers.stream().mapToInt(Integer::intValue).toArray(), 1, 1);
 
             // the text as one prompt (exact prefill), then one more token: its call compresses the prompt

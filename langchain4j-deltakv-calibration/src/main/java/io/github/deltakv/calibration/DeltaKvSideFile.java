@@ -38,8 +38,9 @@ public final class DeltaKvSideFile {
     private DeltaKvSideFile() {
     }
 
-    public static void writeSwiglu(Path out, ModelShape shape, Settings s, int ff, Map<Integer, SwigluLayer> layers)
-            throws IOException {
+    /** A SwiGLU compressor; weight matrices in {@code weights} (F32 or BF16), biases F32. */
+    public static void writeSwiglu(Path out, ModelShape shape, Settings s, int ff, Map<Integer, SwigluLayer> layers,
+                                   GgufWriter.TensorType weights) throws IOException {
         int kvDim = shape.kvDim();
         int d = s.latentDim();
         GgufWriter w = header(shape, s, "swiglu").putUInt32("deltakv.encoder_ff", ff);
@@ -52,15 +53,15 @@ public final class DeltaKvSideFile {
                 throw new IllegalArgumentException("no compressor for DeltaKV layer " + il);
             }
             String b = "blk." + il + ".";
-            w.putTensor(b + "dkv_enc_w12.weight", l.w12(), kvDim, 2L * ff);
+            w.putTensor(b + "dkv_enc_w12.weight", weights, l.w12(), kvDim, 2L * ff);
             if (l.w12Bias() != null) {
                 w.putTensor(b + "dkv_enc_w12.bias", l.w12Bias(), 2L * ff);
             }
-            w.putTensor(b + "dkv_enc_w3.weight", l.w3(), ff, d);
+            w.putTensor(b + "dkv_enc_w3.weight", weights, l.w3(), ff, d);
             if (l.w3Bias() != null) {
                 w.putTensor(b + "dkv_enc_w3.bias", l.w3Bias(), d);
             }
-            w.putTensor(b + "dkv_dec.weight", l.decoder(), d, kvDim);
+            w.putTensor(b + "dkv_dec.weight", weights, l.decoder(), d, kvDim);
             if (l.decoderBias() != null) {
                 w.putTensor(b + "dkv_dec.bias", l.decoderBias(), kvDim);
             }
@@ -93,10 +94,15 @@ public final class DeltaKvSideFile {
     private static GgufWriter header(ModelShape shape, Settings s, String encoder) {
         int kvDim = shape.kvDim();
         int d = s.latentDim();
-        return new GgufWriter()
+        GgufWriter w = new GgufWriter()
                 .putString("general.type", "deltakv")
                 .putString("general.architecture", shape.architecture())
-                .putUInt32("deltakv.version", 1)
+                .putUInt32("deltakv.version", 1);
+        if (shape.identity() != null) {
+            w.putString("deltakv.model.name", shape.identity().name())
+                    .putString("deltakv.model.layout", shape.identity().layout());
+        }
+        return w
                 .putUInt32("deltakv.n_layer", shape.layers())
                 .putUInt32("deltakv.n_head_kv", shape.kvHeads())
                 .putUInt32("deltakv.head_dim", shape.headDim())

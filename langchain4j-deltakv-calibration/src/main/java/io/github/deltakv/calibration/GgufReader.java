@@ -98,20 +98,28 @@ public final class GgufReader {
         return v instanceof Number n && !(v instanceof Float) && !(v instanceof Double) ? n.longValue() : null;
     }
 
-    /** The values of an F32 tensor. */
+    /** The values of an F32 or BF16 tensor, as floats. */
     public float[] readF32(String name) throws IOException {
         TensorInfo t = tensors.get(name);
-        if (t == null || t.type() != 0) {
-            throw new IOException("no F32 tensor " + name + " in " + path);
+        if (t == null || (t.type() != 0 && t.type() != 30)) {
+            throw new IOException("no F32 or BF16 tensor " + name + " in " + path);
         }
         long n = 1;
         for (long s : t.shape()) {
             n *= s;
         }
+        boolean bf16 = t.type() == 30;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), n * 4).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), n * (bf16 ? 2 : 4))
+                    .order(ByteOrder.LITTLE_ENDIAN);
             float[] out = new float[(int) n];
-            b.asFloatBuffer().get(out);
+            if (bf16) {
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = Float.intBitsToFloat(Short.toUnsignedInt(b.getShort()) << 16);
+                }
+            } else {
+                b.asFloatBuffer().get(out);
+            }
             return out;
         }
     }

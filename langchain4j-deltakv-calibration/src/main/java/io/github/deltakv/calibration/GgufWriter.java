@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes a GGUF file (version 3, little-endian, 32-byte alignment): metadata key-value pairs, then F32
+ * Writes a GGUF file (version 3, little-endian, 32-byte alignment): metadata key-value pairs, then F32 or BF16
  * tensors. Enough for DeltaKV side files; the file appears complete or not at all (written beside, then
  * moved).
  */
@@ -23,9 +23,20 @@ public final class GgufWriter {
     private static final int TYPE_INT32 = 5;
     private static final int TYPE_STRING = 8;
     private static final int TYPE_ARRAY = 9;
-    private static final int GGML_TYPE_F32 = 0;
+    /** Element types a tensor can be written in. */
+    public enum TensorType {
+        F32(0, 4), BF16(30, 2);
 
-    private record Tensor(String name, long[] shape, float[] data) {
+        final int ggmlType;
+        final int bytes;
+
+        TensorType(int ggmlType, int bytes) {
+            this.ggmlType = ggmlType;
+            this.bytes = bytes;
+        }
+    }
+
+    private record Tensor(String name, long[] shape, float[] data, TensorType type) {
     }
 
     private final List<byte[]> kvs = new ArrayList<>();
@@ -64,6 +75,14 @@ public final class GgufWriter {
 
     /** An F32 tensor; {@code shape} in ggml order (ne0 first, the contiguous dimension). */
     public GgufWriter putTensor(String name, float[] data, long... shape) {
+        return putTensor(name, TensorType.F32, data, shape);
+    }
+
+    /**
+     * A tensor of {@code type} (BF16: each value rounded to nearest even, exact for values that came from BF16);
+     * {@code shape} in ggml order.
+     */
+    public GgufWriter putTensor(String name, TensorType type, float[] data, long... shape) {
         long n = 1;
         for (long s : shape) {
             n *= s;
@@ -71,7 +90,7 @@ public final class GgufWriter {
         if (n != data.length) {
             throw new IllegalArgumentException(name + ": " + data.length + " values for shape " + java.util.Arrays.toString(shape));
         }
-        tensors.add(new Tensor(name, shape.clone(), data));
+        tensors.add(new Tensor(name, shape.clone(), data, type));
         return this;
     }
 
@@ -92,16 +111,22 @@ public final class GgufWriter {
                 for (long s : t.shape) {
                     b.putLong(s);
                 }
-                b.putInt(GGML_TYPE_F32);
+                b.putInt(t.type.ggmlType);
                 b.putLong(offset);
                 written += write(os, bytes(b));
-                offset = align(offset + t.data.length * 4L);
+                offset = align(offset + (long) t.data.length * t.type.bytes);
             }
             written += write(os, new byte[(int) (align(written) - written)]);
             for (Tensor t : tensors) {
-                ByteBuffer b = buffer(t.data.length * 4L);
-                b.asFloatBuffer().put(t.data);
-                b.position(t.data.length * 4);
+                ByteBuffer b = buffer((long) t.data.length * t.type.bytes);
+                if (t.type == TensorType.BF16) {
+                    for (float v : t.data) {
+                        b.putShort(bf16(v));
+                    }
+                } else {
+                    b.asFloatBuffer().put(t.data);
+                    b.position(t.data.length * 4);
+                }
                 written += write(os, bytes(b));
                 written += write(os, new byte[(int) (align(written) - written)]);
             }
@@ -110,6 +135,15 @@ public final class GgufWriter {
             throw e;
         }
         Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The BF16 nearest to {@code v} (ties to even; NaN stays NaN). */
+    static short bf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
     }
 
     private static long align(long n) {

@@ -7,13 +7,23 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * What a DeltaKV compressor must match in a model: architecture, layers, KV heads and head size. The
- * compressed vector of a token in a layer is {@code [K_pre | V]} of all KV heads: {@link #kvDim()} wide.
+ * What a DeltaKV compressor must match in a model: architecture, layers, KV heads and head size; and, where known,
+ * the model it is made for ({@code identity}, recorded in the side file). The compressed vector of a token in a
+ * layer is {@code [K_pre | V]} of all KV heads: {@link #kvDim()} wide.
  */
-public record ModelShape(String architecture, int layers, int kvHeads, int headDim) {
+public record ModelShape(String architecture, int layers, int kvHeads, int headDim, ModelIdentity identity) {
+
+    public ModelShape(String architecture, int layers, int kvHeads, int headDim) {
+        this(architecture, layers, kvHeads, headDim, null);
+    }
 
     public int kvDim() {
         return 2 * kvHeads * headDim;
+    }
+
+    /** This shape, made for the model {@code identity}. */
+    public ModelShape withIdentity(ModelIdentity identity) {
+        return new ModelShape(architecture, layers, kvHeads, headDim, identity);
     }
 
     /** The shape of a loaded model (native handle), from its GGUF metadata. */
@@ -40,7 +50,9 @@ public record ModelShape(String architecture, int layers, int kvHeads, int headD
         int kvHeads = intMeta(r, arch + ".attention.head_count_kv");
         Long keyLength = r.integer(arch + ".attention.key_length");
         int headDim = keyLength != null ? keyLength.intValue() : intMeta(r, arch + ".embedding_length") / heads;
-        return new ModelShape(arch, layers, kvHeads, headDim);
+        String name = r.string("general.name");
+        return new ModelShape(arch, layers, kvHeads, headDim,
+                new ModelIdentity(name == null ? "" : name, ModelIdentity.layout(r.tensors())));
     }
 
     private static int intMeta(GgufReader r, String key) {

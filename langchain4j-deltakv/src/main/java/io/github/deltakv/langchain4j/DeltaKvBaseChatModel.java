@@ -296,6 +296,36 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
+        /** How the layers are spread over several devices (default LAYER); see {@link DeltaKvEngine.Builder#splitMode}. */
+        public B splitMode(SplitMode splitMode) {
+            engineBuilder.splitMode(splitMode);
+            return (B) this;
+        }
+
+        /** The device for SplitMode NONE and ROW (default 0); see {@link DeltaKvEngine.Builder#mainGpu}. */
+        public B mainGpu(Integer mainGpu) {
+            engineBuilder.mainGpu(mainGpu);
+            return (B) this;
+        }
+
+        /** The share of the layers each device gets; see {@link DeltaKvEngine.Builder#tensorSplit}. */
+        public B tensorSplit(List<Float> tensorSplit) {
+            engineBuilder.tensorSplit(tensorSplit);
+            return (B) this;
+        }
+
+        /** The devices to use, by name; see {@link DeltaKvEngine.Builder#devices}. */
+        public B devices(List<String> devices) {
+            engineBuilder.devices(devices);
+            return (B) this;
+        }
+
+        /** ggml-rpc-server endpoints whose devices take layers; see {@link DeltaKvEngine.Builder#rpcServers}. */
+        public B rpcServers(List<String> rpcServers) {
+            engineBuilder.rpcServers(rpcServers);
+            return (B) this;
+        }
+
         /** CPU threads (default: all available processors). */
         public B threads(Integer threads) {
             engineBuilder.threads(threads);
@@ -320,7 +350,7 @@ public abstract class DeltaKvBaseChatModel implements AutoCloseable {
             return (B) this;
         }
 
-        /** Host memory for conversations set aside (default 256 MiB; 0 = off). */
+        /** Native host memory for conversations set aside (default: twice the context's KV allocation, 256 MiB to 8 GiB; 0 = off). */
         public B prefixCacheBytes(Long prefixCacheBytes) {
             engineBuilder.prefixCacheBytes(prefixCacheBytes);
             return (B) this;

@@ -28,6 +28,7 @@ public final class DeltaKvConfig {
     private final Integer neighbors;
     private final Integer centerStride;
     private final Integer topK;
+    private final Double topKFraction;
     private final Integer latentBits;
     private final List<Integer> fullLayers;
     private final Integer compressLayersPerStep;
@@ -49,6 +50,10 @@ public final class DeltaKvConfig {
         // a stride of 1 makes every token a reference: nothing would be compressed
         this.centerStride = check(b.centerStride, 2, "centerStride");
         this.topK = check(b.topK, 1, "topK");
+        if (b.topKFraction != null && !(b.topKFraction >= 0 && b.topKFraction <= 1)) {
+            throw new IllegalArgumentException("topKFraction must be in [0, 1], got " + b.topKFraction);
+        }
+        this.topKFraction = b.topKFraction;
         if (b.latentBits != null && b.latentBits != 4 && b.latentBits != 8 && b.latentBits != 16) {
             throw new IllegalArgumentException("latentBits must be 4, 8 or 16, got " + b.latentBits);
         }
@@ -103,6 +108,10 @@ public final class DeltaKvConfig {
         return topK;
     }
 
+    public Double topKFraction() {
+        return topKFraction;
+    }
+
     public Integer latentBits() {
         return latentBits;
     }
@@ -124,6 +133,10 @@ public final class DeltaKvConfig {
             orMinusOne(centerStride), orMinusOne(topK), orMinusOne(latentBits), orMinusOne(compressLayersPerStep)};
     }
 
+    float nativeTopKFraction() {
+        return topKFraction == null ? -1f : topKFraction.floatValue();
+    }
+
     int[] nativeFullLayers() {
         return fullLayers == null ? null : fullLayers.stream().mapToInt(Integer::intValue).toArray();
     }
@@ -135,7 +148,7 @@ public final class DeltaKvConfig {
     @Override
     public String toString() {
         return "DeltaKvConfig{compressor=" + compressorPath + ", sink=" + sinkTokens + ", recent=" + recentTokens
-                + ", neighbors=" + neighbors + ", stride=" + centerStride + ", topK=" + topK + ", latentBits="
+                + ", neighbors=" + neighbors + ", stride=" + centerStride + ", topK=" + topK + ", topKFraction=" + topKFraction + ", latentBits="
                 + latentBits + ", fullLayers=" + fullLayers + ", compressLayersPerStep=" + compressLayersPerStep + "}";
     }
 
@@ -146,6 +159,7 @@ public final class DeltaKvConfig {
         private Integer neighbors;
         private Integer centerStride;
         private Integer topK;
+        private Double topKFraction;
         private Integer latentBits;
         private List<Integer> fullLayers;
         private Integer compressLayersPerStep;
@@ -186,6 +200,16 @@ public final class DeltaKvConfig {
         /** Compressed tokens rebuilt per generated token (default: the side file's, usually 2048). */
         public Builder topK(Integer topK) {
             this.topK = topK;
+            return this;
+        }
+
+        /**
+         * Top-k as a fraction of the context: each generated token rebuilds at least this fraction of its
+         * conversation's tokens (rounded up to a multiple of 256), and at least {@link #topK} (the paper's runs used
+         * about 0.17). Default: the side file's, usually none (0).
+         */
+        public Builder topKFraction(Double topKFraction) {
+            this.topKFraction = topKFraction;
             return this;
         }
 

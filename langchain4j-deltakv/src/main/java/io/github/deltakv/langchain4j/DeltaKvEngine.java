@@ -6,6 +6,7 @@ import dev.langchain4j.exception.TimeoutException;
 
 import io.github.deltakv.langchain4j.internal.AnswerListener;
 import io.github.deltakv.langchain4j.internal.ChatAnswer;
+import io.github.deltakv.langchain4j.internal.DevicePlacement;
 import io.github.deltakv.langchain4j.internal.LlamaNative;
 import io.github.deltakv.langchain4j.internal.MessageJson;
 import io.github.deltakv.langchain4j.internal.NativeLoader;
@@ -21,6 +22,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -51,7 +54,8 @@ public final class DeltaKvEngine implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeltaKvEngine.class);
     private static final Cleaner CLEANER = Cleaner.create();
-    private static final long DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final long MIN_DEFAULT_PREFIX_CACHE_BYTES = 256L << 20;
+    private static final long MAX_DEFAULT_PREFIX_CACHE_BYTES = 8L << 30; // llama-server's --cache-ram default
     private static final int DEFAULT_MAX_SEQUENCES = 4;
     private static final int MAX_THREADS = 512;
     /** The engine whose listener or handler the current thread is running, if any (to refuse calls that would wait for themselves). */
@@ -60,6 +64,8 @@ public final class DeltaKvEngine implements AutoCloseable {
     private final Path modelPath;
     private final String modelName;
     private final int contextSize;
+    private final Map<String, String> deltaKvSettings;
+    private final Map<String, Long> kvBytesByDevice;
     private final ProgressListener progress;
     private final NativeState state;
     private final Scheduler scheduler;
@@ -82,10 +88,10 @@ public final class DeltaKvEngine implements AutoCloseable {
         if (gpuLayers < -1) {
             throw new IllegalArgumentException("gpuLayers must be -1 (all) or >= 0, got " + gpuLayers);
         }
+        DevicePlacement placement = DevicePlacement.of(b.splitMode, b.mainGpu, b.tensorSplit, b.devices, b.rpcServers);
         this.progress = b.progressListener == null ? new ProgressListener() { } : b.progressListener;
-        long cacheBytes = b.prefixCacheBytes == null ? DEFAULT_PREFIX_CACHE_BYTES : b.prefixCacheBytes;
-        if (cacheBytes < 0) {
-            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + cacheBytes);
+        if (b.prefixCacheBytes != null && b.prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("prefixCacheBytes must be >= 0 (0 = off), got " + b.prefixCacheBytes);
         }
         boolean evicting = b.evictRecentTokens != null && b.evictRecentTokens > 0;
         if (b.evictRecentTokens != null && (b.evictSinkTokens < 0 || b.evictRecentTokens < 0)) {
@@ -114,7 +120,11 @@ public final class DeltaKvEngine implements AutoCloseable {
         NativeLoader.load();
         NativeState s = new NativeState();
         try {
-            s.model = LlamaNative.loadModel(modelPath.toString(), gpuLayers, fraction -> {
+            DevicePlacement.Connected devices = placement.connectRpcServers();
+            s.model = LlamaNative.loadModel(modelPath.toString(), gpuLayers, placement.splitMode().ordinal(),
+                    placement.mainGpu(), placement.nativeTensorSplit(),
+                    devices.devices().isEmpty() ? null : devices.devices().toArray(new String[0]),
+                    devices.rpcDevices().toArray(new String[0]), fraction -> {
                 progress.onModelLoad(fraction);
                 return true;
             });
@@ -123,7 +133,8 @@ public final class DeltaKvEngine implements AutoCloseable {
             s.session = LlamaNative.newSession(s.model, ctx, Math.min(batch, ctx), threads,
                     b.flashAttention == null ? -1 : b.flashAttention ? 1 : 0,
                     dk == null ? null : dk.compressorPath().toString(), dk == null ? null : dk.nativeSettings(),
-                    dk == null ? null : dk.nativeFullLayers(), kvType, sequences);
+                    dk == null ? -1f : dk.nativeTopKFraction(), dk == null ? null : dk.nativeFullLayers(), kvType,
+                    sequences);
             if (evicting) {
                 LlamaNative.setEviction(s.session, b.evictSinkTokens, b.evictRecentTokens);
             }
@@ -132,13 +143,29 @@ public final class DeltaKvEngine implements AutoCloseable {
             throw e;
         }
         this.state = s;
-        this.contextSize = (int) LlamaNative.kvStats(s.session)[0];
+        Map<String, String> settings = new LinkedHashMap<>();
+        for (String entry : LlamaNative.deltaKvSettings(s.session)) {
+            int eq = entry.indexOf('=');
+            settings.put(entry.substring(0, eq), entry.substring(eq + 1));
+        }
+        this.deltaKvSettings = Collections.unmodifiableMap(settings);
+        Map<String, Long> byDevice = new LinkedHashMap<>();
+        for (String entry : LlamaNative.kvBytesByDevice(s.session)) {
+            int eq = entry.lastIndexOf('=');
+            byDevice.put(entry.substring(0, eq), Long.parseLong(entry.substring(eq + 1)));
+        }
+        this.kvBytesByDevice = Collections.unmodifiableMap(byDevice);
+        long[] kv = LlamaNative.kvStats(s.session);
+        this.contextSize = (int) kv[0];
+        // by default room for two full contexts of conversations, as the context's KV allocation counts them
+        long cacheBytes = b.prefixCacheBytes != null ? b.prefixCacheBytes
+                : Math.max(MIN_DEFAULT_PREFIX_CACHE_BYTES, Math.min(MAX_DEFAULT_PREFIX_CACHE_BYTES, 2 * kv[2]));
         String name = LlamaNative.modelMeta(s.model, "general.name");
         this.modelName = name == null || name.isBlank() ? modelPath.getFileName().toString() : name;
         this.supportsTools = LlamaNative.templateSupportsToolCalls(s.templates);
         long session = s.session;
         this.scheduler = new Scheduler(session, contextSize, Math.min(batch, contextSize), sequences, evicting,
-                new PrefixCache(evicting ? 0 : cacheBytes), maxWaiting, () -> kvMemoryOf(session));
+                new PrefixCache(evicting ? 0 : cacheBytes, LlamaNative::freeSequenceState), maxWaiting, () -> kvMemoryOf(session));
         Thread thread = new Thread(scheduler, "deltakv-engine-" + modelPath.getFileName());
         thread.setDaemon(true);
         s.scheduler = scheduler;
@@ -233,6 +260,26 @@ public final class DeltaKvEngine implements AutoCloseable {
                 MessageJson.contents(messagesJson));
     }
 
+    /**
+     * The DeltaKV compressor's settings as loaded (overrides applied), by name: {@code model_name} and
+     * {@code model_layout} (the model the side file was made for, where it records one), {@code model_matches}
+     * ({@code no} when this model's tensor layout differs: a warning is logged at load), {@code full_layers},
+     * {@code latent_dim}, {@code latent_bits}, {@code top_k}, {@code n_sink}, {@code n_recent}, ... Empty without
+     * DeltaKV memory.
+     */
+    public Map<String, String> deltaKvSettings() {
+        return deltaKvSettings;
+    }
+
+    /**
+     * The bytes the context allocated for its KV memory on each device, by the name of the device's buffers ("CPU",
+     * "CUDA0", "RPC0[10.0.0.2:50052]"): with the layers split over devices, each holds its layers' share (DeltaKV:
+     * exact rows, compressed history and tables). Set when the engine is built; the pools do not grow.
+     */
+    public Map<String, Long> kvBytesByDevice() {
+        return kvBytesByDevice;
+    }
+
     /** KV-cache memory as of the last call's end (never waits for a decode). */
     public KvMemoryStats kvMemory() {
         ensureOpen();
@@ -250,7 +297,7 @@ public final class DeltaKvEngine implements AutoCloseable {
     /** By the engine's thread: the memory the context holds now. */
     private static KvMemoryStats kvMemoryOf(long session) {
         long[] s = LlamaNative.kvStats(session);
-        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 15 ? DeltaKvStats.fromNative(s, 4) : null);
+        return new KvMemoryStats((int) s[0], (int) s[1], s[2], s[3], s.length >= 16 ? DeltaKvStats.fromNative(s, 4) : null);
     }
 
     /**
@@ -554,6 +601,9 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         void free() {
+            if (scheduler != null) {
+                scheduler.freePrefixCache();
+            }
             if (session != 0) {
                 LlamaNative.freeSession(session);
                 session = 0;
@@ -598,6 +648,11 @@ public final class DeltaKvEngine implements AutoCloseable {
         private String kvCacheType;
         private Integer evictSinkTokens;
         private Integer evictRecentTokens;
+        private SplitMode splitMode;
+        private Integer mainGpu;
+        private List<Float> tensorSplit;
+        private List<String> devices;
+        private List<String> rpcServers;
 
         public Builder() {
         }
@@ -617,6 +672,49 @@ public final class DeltaKvEngine implements AutoCloseable {
         /** Layers to offload to the GPU: -1 all (default), 0 none. Ignored without a GPU. */
         public Builder gpuLayers(Integer gpuLayers) {
             this.gpuLayers = gpuLayers;
+            return this;
+        }
+
+        /**
+         * How the layers are spread over several devices (default {@link SplitMode#LAYER}, as llama.cpp): each DeltaKV
+         * layer's exact rows, compressed history and compressor live on the device of that layer.
+         */
+        public Builder splitMode(SplitMode splitMode) {
+            this.splitMode = splitMode;
+            return this;
+        }
+
+        /** The device, by its index among the devices used, for {@link SplitMode#NONE} and {@link SplitMode#ROW} (default 0). */
+        public Builder mainGpu(Integer mainGpu) {
+            this.mainGpu = mainGpu;
+            return this;
+        }
+
+        /** The share of the layers each device gets, in device order, e.g. [3, 1] (default: by free memory). */
+        public Builder tensorSplit(List<Float> tensorSplit) {
+            this.tensorSplit = tensorSplit;
+            return this;
+        }
+
+        /**
+         * The devices to use, in order: by the names llama.cpp gives them ("CUDA0", "CUDA1"), or an RPC server's
+         * endpoint ("10.0.0.2:50052", one of {@link #rpcServers}) for its devices. Default: the devices of the
+         * {@link #rpcServers}, then every GPU of the machine, as llama.cpp. An unknown name is refused with the list of
+         * devices.
+         */
+        public Builder devices(List<String> devices) {
+            this.devices = devices;
+            return this;
+        }
+
+        /**
+         * ggml-rpc-server endpoints ("host:port") whose devices take layers of the model, as llama.cpp's {@code --rpc}.
+         * The servers must come from this project's natives build (their protocol carries DeltaKV's operations); a
+         * server that cannot be reached is refused when the engine is built. RPC has no authentication: use it on
+         * trusted networks only.
+         */
+        public Builder rpcServers(List<String> rpcServers) {
+            this.rpcServers = rpcServers;
             return this;
         }
 
@@ -645,8 +743,9 @@ public final class DeltaKvEngine implements AutoCloseable {
         }
 
         /**
-         * Host memory for conversations set aside, so that switching back to one does not evaluate its
-         * history again (default 256 MiB; 0 turns it off).
+         * Host memory (native, outside the Java heap) for conversations set aside, so that switching back to one
+         * does not evaluate its history again; 0 turns it off. Default: twice the KV memory the context allocates,
+         * at least 256 MiB and at most 8 GiB.
          */
         public Builder prefixCacheBytes(Long prefixCacheBytes) {
             this.prefixCacheBytes = prefixCacheBytes;

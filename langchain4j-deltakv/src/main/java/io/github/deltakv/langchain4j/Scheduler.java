@@ -169,6 +169,13 @@ final class Scheduler implements Runnable {
         }
     }
 
+    /** Frees the conversations set aside (once the loop has ended). */
+    void freePrefixCache() {
+        synchronized (prefixCache) {
+            prefixCache.clear();
+        }
+    }
+
     PrefixCacheStats prefixCacheStats() {
         synchronized (prefixCache) {
             return prefixCache.stats();
@@ -300,9 +307,16 @@ final class Scheduler implements Runnable {
     /** Keeps a sequence's state in the prefix cache (when worth it) and frees its cells. */
     private void setAside(Slot s) {
         if (prefixCache.enabled() && s.tokens.length >= MIN_TOKENS_TO_SET_ASIDE) {
-            byte[] state = LlamaNative.saveSequence(session, s.sequence);
+            long size = LlamaNative.sequenceStateSize(session, s.sequence);
+            boolean fits;
             synchronized (prefixCache) {
-                prefixCache.put(s.tokens, state);
+                fits = prefixCache.fits(size);
+            }
+            if (fits) { // copied only when it can be kept
+                long state = LlamaNative.saveSequenceState(session, s.sequence);
+                synchronized (prefixCache) {
+                    prefixCache.put(s.tokens, state, size);
+                }
             }
         }
         LlamaNative.clearSequence(session, s.sequence);
@@ -327,7 +341,11 @@ final class Scheduler implements Runnable {
                 }
                 if (best != null) {
                     slot.tokens = new int[0]; // unknown until the restore succeeds
-                    LlamaNative.restoreSequence(session, slot.sequence, best.state());
+                    try {
+                        LlamaNative.restoreSequenceState(session, slot.sequence, best.state());
+                    } finally {
+                        LlamaNative.freeSequenceState(best.state());
+                    }
                     slot.tokens = best.tokens();
                 }
                 keep = PrefixCache.commonPrefix(slot.tokens, request.tokens);

@@ -44,6 +44,25 @@ class DeltaKvSideFileTest {
     }
 
     @Test
+    void a_side_file_records_the_model_it_was_made_for() throws Exception {
+        Path own = tmp.resolve("own.gguf");
+        assertThat(NativeTools.run(tmp, "deltakv-sidefile", "write", kvtiny.toString(), own.toString()).exit()).isZero();
+        NativeTools.Run r = NativeTools.run(tmp, "deltakv-sidefile", "check", kvtiny.toString(), own.toString());
+        assertThat(r.exit()).as(r.output()).isZero();
+        assertThat(r.output()).contains("model_name=kvtiny-retrieval", "model_matches=yes")
+                .containsPattern("model_layout=[0-9a-f]{16}\n").doesNotContain("was made for model");
+
+        // another model's layout (same shape): it loads, with a warning
+        Path other = tmp.resolve("other.gguf");
+        assertThat(NativeTools.run(tmp, "deltakv-sidefile", "write", kvtiny.toString(), other.toString(),
+                "--model-name", "another", "--model-layout", "0123456789abcdef").exit()).isZero();
+        r = NativeTools.run(tmp, "deltakv-sidefile", "check", kvtiny.toString(), other.toString());
+        assertThat(r.exit()).as(r.output()).isZero();
+        assertThat(r.output()).contains("model_matches=no", "was made for model 'another' (tensor layout "
+                + "0123456789abcdef), this model 'kvtiny-retrieval' has layout");
+    }
+
+    @Test
     void a_swiglu_compressor_with_int4_latents_loads() throws Exception {
         Path file = tmp.resolve("swiglu.gguf");
         NativeTools.Run w = NativeTools.run(tmp, "deltakv-sidefile", "write", kvtiny.toString(), file.toString(),

@@ -34,7 +34,7 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Layers kept uncompressed (default: the paper's set for Llama-3.1-8B and Qwen2.5-7B shapes).")
     List<Integer> fullLayers;
 
-    @Option(names = "--latent-bits", defaultValue = "16", paramLabel = "16|4",
+    @Option(names = "--latent-bits", defaultValue = "4", paramLabel = "4|8|16",
             description = "Bits per latent value (default ${DEFAULT-VALUE}).")
     int latentBits;
 
@@ -46,9 +46,11 @@ final class ConvertCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         CheckpointConverter.Result r = CheckpointConverter.convert(checkpoint, model, out, fullLayers, latentBits,
                 permuteK);
-        spec.commandLine().getOut().printf("wrote %s: %s encoder (hidden %d), latent %d, %d compressed layers, K %s%n",
-                r.sideFile(), r.encoder(), r.hiddenDim(), r.latentDim(), r.layers().size(),
-                r.kPermuted() ? "permuted to llama.cpp's order" : "in Hugging Face's order (no permutation)");
+        spec.commandLine().getOut().printf("wrote %s: %s encoder (hidden %d), latent %d (%d bits), %d compressed layers,"
+                + " %s weights, K %s; %d neighbours, stride %d (from %s)%n", r.sideFile(), r.encoder(), r.hiddenDim(),
+                r.latentDim(), latentBits, r.layers().size(), r.weights(),
+                r.kPermuted() ? "permuted to llama.cpp's order" : "in Hugging Face's order (no permutation)",
+                r.neighbors(), r.stride(), r.settingsFrom());
         return 0;
     }
 }

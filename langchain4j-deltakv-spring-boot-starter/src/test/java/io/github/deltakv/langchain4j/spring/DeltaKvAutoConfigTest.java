@@ -1,5 +1,7 @@
 package io.github.deltakv.langchain4j.spring;
 
+import static io.github.deltakv.langchain4j.spring.TestModel.IDENTITY_COMPRESSOR;
+import static io.github.deltakv.langchain4j.spring.TestModel.withModel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.langchain4j.model.chat.ChatModel;
@@ -10,33 +12,29 @@ import dev.langchain4j.model.chat.listener.ChatModelRequestContext;
 import io.github.deltakv.langchain4j.DeltaKvEngine;
 import io.github.deltakv.langchain4j.DeltaKvMetrics;
 
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.core.instrument.MeterRegistry;
 
-import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.context.annotation.ImportCandidates;
+import org.springframework.boot.actuate.autoconfigure.metrics.MetricsAutoConfiguration;
+import org.springframework.boot.actuate.autoconfigure.metrics.export.simple.SimpleMetricsExportAutoConfiguration;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
 /** The starter starts an application: properties in, a working ChatModel and StreamingChatModel out. */
 class DeltaKvAutoConfigTest {
 
-    private static final Path KVTINY =
-            Path.of(System.getProperty("deltakv.models.dir", "../models"), "kvtiny-retrieval-q8_0.gguf").toAbsolutePath();
-
-    private final ApplicationContextRunner runner = new ApplicationContextRunner()
-            .withConfiguration(AutoConfigurations.of(DeltaKvAutoConfig.class));
+    private final ApplicationContextRunner runner = TestModel.starter();
 
     @Test
     void model_beans_from_properties_answer_and_call_listener_beans() {
         AtomicInteger requests = new AtomicInteger();
-        runner.withPropertyValues(
-                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
-                        "langchain4j.deltakv.chat-model.context-size=1024",
-                        "langchain4j.deltakv.chat-model.threads=2",
-                        "langchain4j.deltakv.chat-model.temperature=0.0",
-                        "langchain4j.deltakv.chat-model.max-tokens=8")
+        runner.withPropertyValues(withModel("chat-model.context-size=1024", "chat-model.temperature=0.0",
+                        "chat-model.max-tokens=8"))
                 .withBean(ChatModelListener.class, () -> new ChatModelListener() {
                     @Override
                     public void onRequest(ChatModelRequestContext context) {
@@ -57,16 +55,9 @@ class DeltaKvAutoConfigTest {
 
     @Test
     void delta_kv_properties_give_a_compressed_kv_memory() {
-        Path identity = Path.of("..", "integration-tests", "src", "test", "resources", "deltakv",
-                "kvtiny-identity.deltakv.gguf").toAbsolutePath();
-        runner.withPropertyValues(
-                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
-                        "langchain4j.deltakv.chat-model.context-size=1024",
-                        "langchain4j.deltakv.chat-model.threads=2",
-                        "langchain4j.deltakv.chat-model.max-tokens=4",
-                        "langchain4j.deltakv.delta-kv.compressor-path=" + identity,
-                        "langchain4j.deltakv.delta-kv.recent-tokens=64",
-                        "langchain4j.deltakv.delta-kv.full-layers=0,4")
+        runner.withPropertyValues(withModel("chat-model.context-size=1024", "chat-model.max-tokens=4",
+                        "delta-kv.compressor-path=" + IDENTITY_COMPRESSOR, "delta-kv.recent-tokens=64",
+                        "delta-kv.full-layers=0,4", "delta-kv.compress-layers-per-step=0"))
                 .run(context -> {
                     DeltaKvEngine engine = context.getBean(DeltaKvEngine.class);
                     assertThat(context.getBean(ChatModel.class).chat("Hello")).isNotNull();
@@ -76,27 +67,32 @@ class DeltaKvAutoConfigTest {
     }
 
     @Test
-    void serving_properties_reach_the_engine_and_its_meters_bind_to_a_registry() {
-        runner.withPropertyValues(
-                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
-                        "langchain4j.deltakv.chat-model.context-size=1024",
-                        "langchain4j.deltakv.chat-model.threads=2",
-                        "langchain4j.deltakv.chat-model.max-tokens=4",
-                        "langchain4j.deltakv.chat-model.max-sequences=0")
-                .run(context -> assertThat(context).getFailure().rootCause().hasMessageContaining("maxSequences"));
-        runner.withPropertyValues(
-                        "langchain4j.deltakv.chat-model.model-path=" + KVTINY,
-                        "langchain4j.deltakv.chat-model.context-size=1024",
-                        "langchain4j.deltakv.chat-model.threads=2",
-                        "langchain4j.deltakv.chat-model.max-tokens=4",
-                        "langchain4j.deltakv.chat-model.max-sequences=2",
-                        "langchain4j.deltakv.chat-model.queue-timeout=5s")
+    void with_spring_boot_metrics_the_engine_meters_are_in_the_application_registry() {
+        runner.withConfiguration(AutoConfigurations.of(MetricsAutoConfiguration.class,
+                        SimpleMetricsExportAutoConfiguration.class))
+                .withPropertyValues(withModel("chat-model.context-size=1024", "chat-model.max-tokens=4"))
                 .run(context -> {
-                    SimpleMeterRegistry registry = new SimpleMeterRegistry();
-                    context.getBean(DeltaKvMetrics.class).bindTo(registry);
+                    MeterRegistry registry = context.getBean(MeterRegistry.class);
+                    String model = context.getBean(DeltaKvEngine.class).modelName();
                     assertThat(context.getBean(ChatModel.class).chat("Hello")).isNotNull();
-                    assertThat(registry.get("deltakv.tokens.predicted").functionCounter().count()).isPositive();
+                    assertThat(registry.get("deltakv.tokens.predicted").tag("model", model).functionCounter().count())
+                            .isPositive();
+                    assertThat(registry.get("deltakv.kv.bytes").tag("class", "allocated").gauge().value()).isPositive();
                 });
+    }
+
+    @Test
+    void without_micrometer_there_are_no_meters() {
+        runner.withClassLoader(new FilteredClassLoader("io.micrometer"))
+                .withPropertyValues(withModel("chat-model.context-size=512"))
+                .run(context -> assertThat(context).hasSingleBean(DeltaKvEngine.class)
+                        .doesNotHaveBean(DeltaKvMetrics.class));
+    }
+
+    @Test
+    void both_auto_configurations_are_registered_for_spring_boot() {
+        assertThat(ImportCandidates.load(AutoConfiguration.class, getClass().getClassLoader()))
+                .contains(DeltaKvAutoConfig.class.getName(), DeltaKvHealthAutoConfig.class.getName());
     }
 
     @Test
@@ -107,8 +103,7 @@ class DeltaKvAutoConfigTest {
     @Test
     void closing_the_application_closes_the_engine() {
         DeltaKvEngine[] engine = new DeltaKvEngine[1];
-        runner.withPropertyValues("langchain4j.deltakv.chat-model.model-path=" + KVTINY,
-                        "langchain4j.deltakv.chat-model.context-size=512")
+        runner.withPropertyValues(withModel("chat-model.context-size=512"))
                 .run(context -> engine[0] = context.getBean(DeltaKvEngine.class));
         assertThat(engine[0].isClosed()).isTrue();
     }

@@ -26,8 +26,22 @@ public final class LlamaNative {
     /** {free, total} bytes of each GPU device ggml found, in order; empty without GPUs. */
     public static native long[] gpuMemory();
 
-    /** Loads a GGUF model; {@code gpuLayers} -1 offloads all layers to the GPU when there is one. */
-    public static native long loadModel(String path, int gpuLayers, LoadProgress progress);
+    /**
+     * Loads a GGUF model; {@code gpuLayers} -1 offloads all layers to the GPUs when there are some. {@code splitMode}
+     * is llama_split_mode's value, {@code tensorSplit} the proportions per device (null: by free memory),
+     * {@code devices} the devices by name (null: {@code rpcDevices}, the devices of this model's RPC servers, and every
+     * GPU).
+     */
+    public static native long loadModel(String path, int gpuLayers, int splitMode, int mainGpu, float[] tensorSplit,
+                                        String[] devices, String[] rpcDevices, LoadProgress progress);
+
+    /** Loads a GGUF model with llama.cpp's default placement: layers split over every GPU, when there are some. */
+    public static long loadModel(String path, int gpuLayers, LoadProgress progress) {
+        return loadModel(path, gpuLayers, 1, 0, null, null, new String[0], progress);
+    }
+
+    /** Adds the devices of the ggml-rpc-server at {@code endpoint} ("host:port"), once; returns their names. */
+    public static native String[] addRpcServer(String endpoint);
 
     public static native void freeModel(long model);
 
@@ -70,13 +84,14 @@ public final class LlamaNative {
     /**
      * A context; {@code flashAttention} -1 auto, 0 off, 1 on. With a DeltaKV compressor path (null = stock
      * cache), {@code deltaKvSettings} = {sink, recent, neighbors, stride, top-k, latent bits, layers compressed per
-     * step} (-1 keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
+     * step} (-1 keeps the side file's), {@code topKFraction} (the least fraction of a sequence's tokens a decode step
+     * reconstructs; negative keeps the side file's) and {@code fullLayers} (null keeps the side file's); {@code kvType}: the ggml
      * type of the cache's K and V (1 F16, 8 Q8_0, 2 Q4_0, ...); {@code sequences}: conversations served at once,
      * sharing the context's {@code contextSize} cells.
      */
     public static native long newSession(long model, int contextSize, int batchSize, int threads, int flashAttention,
-                                         String deltaKvPath, int[] deltaKvSettings, int[] fullLayers, int kvType,
-                                         int sequences);
+                                         String deltaKvPath, int[] deltaKvSettings, float topKFraction,
+                                         int[] fullLayers, int kvType, int sequences);
 
     /**
      * Sink + recent-window eviction (0 recent = off): the cache keeps the first {@code sinkTokens} and the last
@@ -144,11 +159,17 @@ public final class LlamaNative {
     /** Removes sequence {@code sequence} from the cache. */
     public static native void clearSequence(long session, int sequence);
 
-    /** The KV state of sequence {@code sequence} (tokens and their keys and values). */
-    public static native byte[] saveSequence(long session, int sequence);
+    /** Bytes the KV state of sequence {@code sequence} takes, known before it is copied. */
+    public static native long sequenceStateSize(long session, int sequence);
 
-    /** Replaces sequence {@code sequence} with a state from {@link #saveSequence}. */
-    public static native void restoreSequence(long session, int sequence, byte[] state);
+    /** A copy of the KV state of sequence {@code sequence} (tokens and their keys and values) in native memory;
+     *  free it with {@link #freeSequenceState}. */
+    public static native long saveSequenceState(long session, int sequence);
+
+    /** Replaces sequence {@code sequence} with a state from {@link #saveSequenceState} (the state is kept). */
+    public static native void restoreSequenceState(long session, int sequence, long state);
+
+    public static native void freeSequenceState(long state);
 
     /** Asks a running {@link #generate} or step to stop as soon as it can (thread-safe); the session aborts from then. */
     public static native void cancel(long session);
@@ -159,6 +180,12 @@ public final class LlamaNative {
      * without DeltaKV memory or for a full layer.
      */
     public static native float[] deltaKvLatents(long session, int layer);
+
+    /** The DeltaKV compressor's settings as {@code key=value} (empty without DeltaKV memory). */
+    public static native String[] deltaKvSettings(long session);
+
+    /** "device=bytes" for each device (buffer type) holding the context's KV memory. */
+    public static native String[] kvBytesByDevice(long session);
 
     /**
      * Full layers chosen from attention overlap (DeltaKV spec 3.1): reads {@code tokens}, probing the last
