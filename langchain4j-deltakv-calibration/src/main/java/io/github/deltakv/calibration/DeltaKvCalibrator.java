@@ -198,7 +198,12 @@ public final class DeltaKvCalibrator {
                 Pca pca = new Pca(kvDim);
                 pca.add(rows, rows.length / kvDim);
                 residuals = pca.rows();
-                Pca.Result eig = pca.decompose();
+                Pca.Result eig;
+                try {
+                    eig = pca.decompose(latentDim);
+                } catch (IllegalStateException e) {
+                    throw new DeltaKvException("layer " + il + ": " + e.getMessage(), e);
+                }
                 layers.put(il, linear(eig, pca.mean(), kvDim));
                 kept.put(il, eig.explained(latentDim));
             }
