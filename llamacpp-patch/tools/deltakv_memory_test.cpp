@@ -618,6 +618,16 @@ int main(int argc, char ** argv) {
                " compressed tokens");
         pos += 1;
 
+        // the first position that can be cut (llama-server re-evaluates a prefix ending before it): one before it is
+        // refused; from it, the recent window goes and the sequence decodes on
+        const llama_pos cut = ok ? llama_deltakv_seq_rm_pos_min(rc.ctx, 0) : -1;
+        const bool cut_ok = ok && cut > 0 && cut + 2 <= (llama_pos) p.size() && !llama_memory_seq_rm(mem, 0, cut - 1, -1) &&
+                            llama_memory_seq_rm(mem, 0, cut, -1) && llama_memory_seq_pos_max(mem, 0) == cut - 1 &&
+                            tool_decode(rc.ctx, std::vector<llama_token>(p.begin() + cut, p.begin() + cut + 2), cut) &&
+                            llama_deltakv_seq_rm_pos_min(rc.ctx, 7) == 0;
+        report(cut_ok, "seq-rm-pos-min", "first removable position " + std::to_string(cut) + " of " + std::to_string(pos));
+        pos = cut_ok ? cut + 2 : pos;
+
         // state of the sequence round-trips: save, clear, restore, decode one more token
         std::vector<uint8_t> state(ok ? llama_state_seq_get_size(rc.ctx, 0) : 0);
         bool st_ok = ok && llama_state_seq_get_data(rc.ctx, state.data(), state.size(), 0) == state.size();

@@ -62,6 +62,11 @@ extern "C" {
     // false when ctx does not use DeltaKV memory
     LLAMA_API bool llama_deltakv_get_stats(const struct llama_context * ctx, struct llama_deltakv_stats * stats);
 
+    // The smallest position p0 > 0 from which llama_memory_seq_rm(seq_id, p0, -1) succeeds: the end of the sequence's
+    // compressed history (compressed tokens depend on their references, so history is never cut; removing the whole
+    // sequence always works). 0 when nothing is compressed, -1 when ctx does not use DeltaKV memory.
+    LLAMA_API llama_pos llama_deltakv_seq_rm_pos_min(const struct llama_context * ctx, llama_seq_id seq_id);
+
     // The latent codes of the compressed tokens of sequence seq_id in DeltaKV layer il, as F32 rows of
     // latent_dim in position order. With an identity compressor a latent is the token's [K_pre | V] minus
     // the mean of its references: what calibration fits a compressor to. dst NULL: returns the row count.

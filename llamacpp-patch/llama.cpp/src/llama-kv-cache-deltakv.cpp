@@ -366,6 +366,18 @@ bool llama_deltakv_get_stats(const llama_context * ctx, llama_deltakv_stats * ou
     return true;
 }
 
+llama_pos llama_deltakv_seq_rm_pos_min(const llama_context * ctx, llama_seq_id seq_id) {
+    const auto * mem = ctx == nullptr ? nullptr : dynamic_cast<const llama_kv_cache_deltakv *>(ctx->get_memory());
+    if (mem == nullptr) {
+        return -1;
+    }
+    const llama_deltakv_sequence * s = mem->get_seq(seq_id);
+    if (s == nullptr || s->plan.n_compressed() == 0) {
+        return 0;
+    }
+    return s->plan.n_sink() + s->plan.n_compressed();
+}
+
 int64_t llama_kv_cache_deltakv::get_latents(llama_seq_id seq_id, int32_t il, float * dst, int64_t max_rows) const {
     const llama_deltakv_layer_store * st = get_layer(il);
     if (st == nullptr) {

@@ -36,7 +36,8 @@ class DeltaKvMemoryTest {
         assertThat(r.output()).contains("PASS identity-reconstruct-all-fa", "PASS identity-topk-everything-fa",
                 "PASS identity-prompt-in-calls-nofa", "PASS random-generation", "PASS random-statistics",
                 "PASS random-memory-ratio", "PASS random-generation-int8", "PASS random-memory-ratio-int8",
-                "PASS seq-rm-recent", "PASS seq-rm-compressed-refused", "PASS seq-state-roundtrip", "PASS seq-rm-all",
+                "PASS seq-rm-recent", "PASS seq-rm-compressed-refused", "PASS seq-rm-pos-min",
+                "PASS seq-state-roundtrip", "PASS seq-rm-all",
                 "PASS seq-cp-and-batch", "PASS seq-cp-partial-refused", "PASS batch-own-sequences",
                 "PASS seq-split-cache-refused");
         assertThat(r.exit()).isZero();
