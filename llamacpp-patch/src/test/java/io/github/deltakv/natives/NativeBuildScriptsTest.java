@@ -43,6 +43,35 @@ class NativeBuildScriptsTest {
     }
 
     @Test
+    void the_servers_package_runs_where_it_is_unpacked() throws Exception {
+        Path dir = Path.of(System.getProperty("deltakv.native.dir", "target/none"));
+        assumeTrue(Files.isRegularFile(dir.resolve("BUILD-INFO")), "native build skipped (-DskipNative)");
+        Path tarball = tmp.resolve("deltakv-server.tar.gz");
+        assertThat(exec(tmp, "bash", MODULE.resolve("scripts/package-server.sh").toString(), dir.toString(),
+                tarball.toString()).exit).isZero();
+        Path unpacked = Files.createDirectories(tmp.resolve("host"));
+        assertThat(exec(unpacked, "tar", "xzf", tarball.toString()).exit).isZero();
+        Path bin = unpacked.resolve("deltakv-server/bin");
+        assertThat(bin.resolve("libdeltakv_jni.so")).doesNotExist();
+        assertThat(unpacked.resolve("deltakv-server/LICENSE")).isRegularFile();
+
+        // the programs load their libraries from their own folder, and the server knows the DeltaKV flags
+        Result help = exec(unpacked, bin.resolve("llama-server").toString(), "--help");
+        assertThat(help.exit).isZero();
+        assertThat(help.output).contains("--deltakv FNAME", "--deltakv-top-k N");
+        Result rpc = exec(unpacked, bin.resolve("ggml-rpc-server").toString(), "--help");
+        assertThat(rpc.output).contains("--port PORT");
+    }
+
+    private Result exec(Path workDir, String... command) throws Exception {
+        Path log = Files.createTempFile(tmp, "exec", ".log");
+        Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+        assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+        return new Result(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+
+    @Test
     void a_wrong_tarball_hash_stops_the_build() throws Exception {
         Path copy = copyModule();
         Path props = copy.resolve("llama-source.properties");
