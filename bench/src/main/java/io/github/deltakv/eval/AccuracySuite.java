@@ -234,16 +234,20 @@ public final class AccuracySuite implements Callable<Integer> {
         return new Outcome(config.equals("evict") ? "evict@" + lastDeltaKv(before).config() : config, cells, memory);
     }
 
-    /** pca<d>-<int4|int8|f16>[-full<a.b>][-top<k|all>]: a compressor calibrated for this model on the built-in text. */
+    /**
+     * pca<d>-<int4|int4r|int8|f16>[-full<a.b>][-top<k|all>]: a compressor calibrated for this model on the built-in
+     * text (int4r: int4 latents in a rotated basis).
+     */
     static DeltaKvConfig deltaKv(String config, Path model, Path out, List<Integer> defaultFull, int threads) throws IOException {
         String[] p = config.substring(3).split("-");
         int d = Integer.parseInt(p[0]);
         int bits = switch (p[1]) {
-            case "int4" -> 4;
+            case "int4", "int4r" -> 4;
             case "int8" -> 8;
             case "f16" -> 16;
-            default -> throw new IllegalArgumentException("latent type int4, int8 or f16 expected in " + config);
+            default -> throw new IllegalArgumentException("latent type int4, int4r, int8 or f16 expected in " + config);
         };
+        boolean rotate = p[1].endsWith("r"); // int4r: int4 codes in a rotated latent basis
         List<Integer> full = defaultFull;
         Integer topK = null;
         for (int i = 2; i < p.length; i++) {
@@ -258,8 +262,8 @@ public final class AccuracySuite implements Callable<Integer> {
         String name = "pca" + d + "-" + p[1] + "-full" + full.stream().map(String::valueOf).collect(Collectors.joining("."));
         Path side = out.resolve(name + ".deltakv.gguf");
         if (!Files.exists(side)) {
-            DeltaKvCalibrator.builder().modelPath(model).latentDim(d).latentBits(bits).fullLayers(full)
-                    .threads(threads).build().calibrate(side);
+            DeltaKvCalibrator.builder().modelPath(model).latentDim(d).latentBits(bits).rotateLatents(rotate)
+                    .fullLayers(full).threads(threads).build().calibrate(side);
         }
         return DeltaKvConfig.builder().compressorPath(side).topK(topK).build();
     }

@@ -46,6 +46,7 @@ public final class DeltaKvCalibrator {
     private final int maxTokens;
     private final int latentDim;
     private final int latentBits;
+    private final boolean rotateLatents;
     private final List<Integer> givenFullLayers;
     private final Integer fullLayerCount;
     private final int sink;
@@ -66,6 +67,7 @@ public final class DeltaKvCalibrator {
         this.maxTokens = positive(b.maxTokens, 8192, "maxTokens");
         this.latentDim = positive(b.latentDim, 0, "latentDim");
         this.latentBits = b.latentBits == null ? 4 : b.latentBits;
+        this.rotateLatents = Boolean.TRUE.equals(b.rotateLatents);
         if (latentBits != 4 && latentBits != 8 && latentBits != 16) {
             throw new IllegalArgumentException("latentBits must be 4, 8 or 16, got " + latentBits);
         }
@@ -222,33 +224,45 @@ public final class DeltaKvCalibrator {
         }
     }
 
-    // E = the top-d directions (rows), D = E^T, bias b = (I - D E) mu: x^ = D E (x - r) + b + r
+    // E = the top-d directions (rows; rotated when asked), D = E^T, bias b = (I - D E) mu: x^ = D E (x - r) + b + r
     private DeltaKvSideFile.LinearLayer linear(Pca.Result eig, double[] mu, int n) {
         int d = latentDim;
+        double[][] e = Arrays.copyOf(eig.vectors(), d);
+        if (rotateLatents) {
+            e = LatentRotation.apply(LatentRotation.of(d, ROTATION_SEED), e);
+        }
+        return linear(e, mu, n);
+    }
+
+    static DeltaKvSideFile.LinearLayer linear(double[][] e, double[] mu, int n) {
+        int d = e.length;
         float[] enc = new float[d * n];
         float[] dec = new float[n * d];
         for (int j = 0; j < d; j++) {
             for (int i = 0; i < n; i++) {
-                enc[j * n + i] = (float) eig.vectors()[j][i];
-                dec[i * d + j] = (float) eig.vectors()[j][i];
+                enc[j * n + i] = (float) e[j][i];
+                dec[i * d + j] = (float) e[j][i];
             }
         }
         double[] proj = new double[d];
         for (int j = 0; j < d; j++) {
             for (int i = 0; i < n; i++) {
-                proj[j] += eig.vectors()[j][i] * mu[i];
+                proj[j] += e[j][i] * mu[i];
             }
         }
         float[] bias = new float[n];
         for (int i = 0; i < n; i++) {
             double back = 0;
             for (int j = 0; j < d; j++) {
-                back += eig.vectors()[j][i] * proj[j];
+                back += e[j][i] * proj[j];
             }
             bias[i] = (float) (mu[i] - back);
         }
         return new DeltaKvSideFile.LinearLayer(enc, dec, bias);
     }
+
+    /** The seed of the latent rotation: fixed, so that a calibration is reproducible. */
+    private static final long ROTATION_SEED = 20261208L;
 
     private static final GenerationListener QUIET = new GenerationListener() {
         @Override
@@ -267,6 +281,7 @@ public final class DeltaKvCalibrator {
         private Integer maxTokens;
         private Integer latentDim;
         private Integer latentBits;
+        private Boolean rotateLatents;
         private List<Integer> fullLayers;
         private Integer fullLayerCount;
         private Integer sink;
@@ -307,6 +322,15 @@ public final class DeltaKvCalibrator {
         /** 4 (default), 8 or 16. */
         public Builder latentBits(Integer latentBits) {
             this.latentBits = latentBits;
+            return this;
+        }
+
+        /**
+         * Rotate the latent space (default false): the same compressor in a basis where each token's latent energy is
+         * spread over the channels, so that int4 groups quantise it with less error ({@code LatentRotation}).
+         */
+        public Builder rotateLatents(Boolean rotateLatents) {
+            this.rotateLatents = rotateLatents;
             return this;
         }
 
