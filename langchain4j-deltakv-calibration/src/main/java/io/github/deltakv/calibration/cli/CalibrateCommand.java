@@ -36,6 +36,10 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--latent-bits", paramLabel = "4|8|16", description = "Bits per latent value (default 4).")
     Integer latentBits;
 
+    @Option(names = "--rotate-latents", description = "Rotate the latent basis: less int4 quantisation error, the same "
+            + "compressor otherwise.")
+    boolean rotateLatents;
+
     @Option(names = "--full-layers", paramLabel = "0,4|auto:N", converter = FullLayers.Converter.class,
             description = "Layers kept uncompressed, or auto:N to choose N from the model's attention (default 0).")
     FullLayers fullLayers;
@@ -57,6 +61,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 .modelPath(model)
                 .latentDim(latentDim)
                 .latentBits(latentBits)
+                .rotateLatents(rotateLatents)
                 .maxTokens(maxTokens)
                 .threads(threads)
                 .progress((stage, fraction) -> progressBar(err, stage, fraction));
