@@ -49,6 +49,7 @@ class DeltaKvPropertiesTest {
                 .run(context -> {
                     DeltaKvEngine engine = context.getBean(DeltaKvEngine.class);
                     assertThat(engine.contextSize()).isEqualTo(512);
+                    assertThat(engine.kvBytesByDevice()).containsOnlyKeys("CPU"); // devices=CPU, split-mode=none
                     assertThat(engine.prefixCacheStats().maxBytes()).isEqualTo(1 << 20);
                     assertThat(engine.renderPrompt(List.of(UserMessage.from("Hi")))).isEqualTo("<<Hi>>");
                     assertThat(loaded.get()).isEqualTo(1.0f);
