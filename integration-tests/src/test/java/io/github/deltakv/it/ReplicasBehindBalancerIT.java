@@ -145,7 +145,8 @@ class ReplicasBehindBalancerIT {
                         .isGreaterThan(t.promptTokens() - 64);
             }
             for (int r = 0; r < 2; r++) {
-                assertThat(promptTokensTotal(replicas.metrics(r))).as("replica %d served conversations", r).isPositive();
+                assertThat(promptTokensTotal(replicas.metrics(r))).as("replica %d served conversations", r)
+                        .isPositive();
             }
 
             // one replica dies while turn 3 runs: every conversation gets its answer, from either replica (HAProxy and

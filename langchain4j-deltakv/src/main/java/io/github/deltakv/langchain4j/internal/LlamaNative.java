@@ -1,6 +1,7 @@
 package io.github.deltakv.langchain4j.internal;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -13,6 +14,9 @@ import org.slf4j.LoggerFactory;
 public final class LlamaNative {
 
     private static final Logger LLAMA_LOG = LoggerFactory.getLogger("io.github.deltakv.langchain4j.llama");
+
+    /** The CUDA backend's "Device N: NAME, compute capability X.Y, ..." log lines, as it loaded. */
+    static final List<String> CUDA_DEVICE_LINES = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private LlamaNative() {
     }
@@ -206,6 +210,9 @@ public final class LlamaNative {
     /** Called by the native library for each line llama.cpp and ggml log (ggml_log_level). */
     static void onLog(int level, byte[] line) {
         String text = new String(line, StandardCharsets.UTF_8);
+        if (text.contains(", compute capability ")) {
+            CUDA_DEVICE_LINES.add(text); // the CUDA backend's devices, for the architecture check
+        }
         switch (level) {
             case 4 -> LLAMA_LOG.error(text);
             case 3 -> LLAMA_LOG.warn(text);

@@ -46,12 +46,17 @@ public final class NativeLoader {
     static final List<String> CLASSIFIERS = List.of("linux-x86_64-cuda13", "linux-x86_64");
 
     private static Path loadedFrom;
+    /** Set when the loaded natives cannot run on this machine's GPUs: every later load fails with it too. */
+    private static DeltaKvException unusable;
 
     private NativeLoader() {
     }
 
     /** Loads the libraries if not yet loaded; returns the folder they were loaded from. */
     public static synchronized Path load() {
+        if (unusable != null) {
+            throw unusable;
+        }
         if (loadedFrom != null) {
             return loadedFrom;
         }
@@ -69,7 +74,37 @@ public final class NativeLoader {
             LOG.info("the CUDA backend did not load (it needs an NVIDIA GPU and driver and the CUDA 13 runtime with "
                     + "cuBLAS on the library path): running on the CPU");
         }
+        if (cudaBackendLoaded) {
+            try {
+                checkCudaArchitectures(dir);
+            } catch (DeltaKvException e) {
+                unusable = e;
+                throw e;
+            }
+        }
         return dir;
+    }
+
+    /** Refuses GPUs the CUDA code was not built for: ggml would end the process at their first kernel. */
+    private static void checkCudaArchitectures(Path dir) {
+        String flags = "";
+        try {
+            for (String line : Files.readAllLines(dir.resolve("BUILD-INFO"))) {
+                if (line.startsWith("cuda.backend.flags=") || (line.startsWith("flags=") && flags.isEmpty())) {
+                    flags = line;
+                }
+            }
+        } catch (IOException e) {
+            return; // no BUILD-INFO: nothing to compare
+        }
+        CudaArchitectures archs = new CudaArchitectures(LlamaNative.CUDA_DEVICE_LINES, flags);
+        String unsupported = archs.unsupported();
+        if (!unsupported.isEmpty()) {
+            throw new DeltaKvException("the CUDA natives in " + dir + " hold code for " + archs.built() + ", which "
+                    + unsupported + " cannot run: use the CPU natives, or build the CUDA natives for this GPU "
+                    + "(DELTAKV_CUDA_ARCHS, docs/building.md)");
+        }
+        LOG.info("CUDA code for {} runs on {}", archs.built(), archs.gpus());
     }
 
     /** The folder named by the user or found on {@code java.library.path}; null if none. */
