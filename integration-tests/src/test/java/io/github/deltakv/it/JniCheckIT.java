@@ -27,6 +27,7 @@ class JniCheckIT {
         assertThat(process.waitFor(5, TimeUnit.MINUTES)).isTrue();
 
         assertThat(output).contains("jni workload done");
+        output.lines().filter(l -> l.startsWith("rpc leg")).forEach(System.out::println);
         assertThat(process.exitValue()).as(output).isZero();
         assertThat(output).doesNotContain("WARNING in native method").doesNotContain("FATAL ERROR in native method");
     }

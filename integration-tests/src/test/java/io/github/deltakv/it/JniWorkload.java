@@ -20,10 +20,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import org.opentest4j.TestAbortedException;
+
 /**
  * Every kind of JNI call the provider makes, in one process, for {@link JniCheckIT} to run under {@code -Xcheck:jni}:
  * loading with progress (a listener that throws included), chats, streams and their cancellation, JSON schema and
- * tool-call grammars, DeltaKV memory, the prefix cache, errors raised in native code, close.
+ * tool-call grammars, DeltaKV memory, the prefix cache, a layer split over an RPC device, errors raised in native
+ * code, close.
  */
 public final class JniWorkload {
 
@@ -80,6 +83,19 @@ public final class JniWorkload {
             deltaKv.chat(Haystacks.needle(700, 0.4, 6).message());
             deltaKv.chat(needle.message()); // back from the prefix cache
         }
+        // the layer split over an RPC device: registering a server, naming devices, KV bytes by device, refusals
+        try (RpcServers servers = RpcServers.start(1, tmp);
+             DeltaKvChatModel split = DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).contextSize(1024)
+                     .rpcServers(servers.endpoints()).devices(servers.endpoints()).threads(TestModels.threads())
+                     .temperature(0.0).maxTokens(8).build()) {
+            split.chat("Hello");
+            System.out.println("rpc leg done: " + split.engine().kvBytesByDevice());
+        } catch (TestAbortedException notBuilt) {
+            System.out.println("rpc leg skipped: " + notBuilt.getMessage());
+        }
+        expectFailure(() -> DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).devices(List.of("CUDA7")).build());
+        expectFailure(() -> DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).rpcServers(List.of("127.0.0.1:1"))
+                .build());
         Path corrupt = Files.write(tmp.resolve("corrupt.gguf"), new byte[] {'G', 'G', 'U', 'F', 3, 0, 0, 0, 1});
         expectFailure(() -> DeltaKvChatModel.builder().modelPath(corrupt).build());
         expectFailure(() -> DeltaKvChatModel.builder().modelPath(TestModels.kvtiny()).contextSize(Integer.MAX_VALUE)
