@@ -111,6 +111,16 @@ class SplitDevicesIT {
     }
 
     @Test
+    void a_row_split_needs_devices_that_split_matrices() throws Exception {
+        // SplitMode.ROW splits each weight matrix by rows, which only CUDA devices support: refused on RPC devices
+        DeltaKvConfig identity = DeltaKvConfig.of(DeltaKvMemoryIT.sideFile("kvtiny-identity.deltakv.gguf"));
+        try (RpcServers servers = RpcServers.start(2, tmp)) {
+            assertThatThrownBy(() -> kvtiny(identity).rpcServers(servers.endpoints()).splitMode(SplitMode.ROW).build())
+                    .hasMessageContaining("does not support split buffers");
+        }
+    }
+
+    @Test
     void placements_that_cannot_work_are_refused_with_the_reason() throws Exception {
         DeltaKvConfig identity = DeltaKvConfig.of(DeltaKvMemoryIT.sideFile("kvtiny-identity.deltakv.gguf"));
         assertThatThrownBy(() -> kvtiny(identity).rpcServers(List.of("127.0.0.1:1")).build())
