@@ -190,6 +190,7 @@ public final class DeltaKvCalibrator {
                 }
             }
             long residuals = 0;
+            Pca.useThreads(threads);
             for (int i = 0; i < compressed.size(); i++) {
                 int il = compressed.get(i);
                 progress.accept("layer " + il, (double) i / compressed.size());

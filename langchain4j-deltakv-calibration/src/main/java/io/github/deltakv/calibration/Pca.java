@@ -3,6 +3,7 @@ package io.github.deltakv.calibration;
 import org.ejml.data.DMatrixRBlock;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.block.MatrixOps_DDRB;
+import org.ejml.concurrency.EjmlConcurrency;
 import org.ejml.dense.block.MatrixOps_MT_DDRB;
 import org.ejml.dense.block.decomposition.hessenberg.TridiagonalDecompositionHouseholder_MT_DDRB;
 import org.ejml.dense.row.CommonOps_DDRM;
@@ -26,6 +27,14 @@ import java.util.Random;
  * which computes all n directions, is what this skips.
  */
 final class Pca {
+
+    /**
+     * The threads EJML's multi-threaded operations use (its pool is shared by the process). Its default is the
+     * common fork-join pool's parallelism, one less than the processors: one thread on a 2-core machine.
+     */
+    static void useThreads(int threads) {
+        EjmlConcurrency.setMaxThreads(threads);
+    }
 
     // rows centred and multiplied at a time: bounds the copy at BLOCK * n doubles
     private static final int BLOCK = 256;

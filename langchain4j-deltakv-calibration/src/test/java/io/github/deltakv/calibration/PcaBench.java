@@ -30,6 +30,7 @@ public final class PcaBench {
         int rows = 7936;
         int dim = 512;
         Path csv = null;
+        int threads = Runtime.getRuntime().availableProcessors();
         for (int i = 0; i < args.length; i += 2) {
             String value = args[i + 1];
             switch (args[i]) {
@@ -39,8 +40,9 @@ public final class PcaBench {
                 case "--rows" -> rows = Integer.parseInt(value);
                 case "--dim" -> dim = Integer.parseInt(value);
                 case "--csv" -> csv = Path.of(value);
+                case "--threads" -> threads = Integer.parseInt(value);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (--solver ejml|jacobi, --layers, --width, --rows, --dim, --csv)");
+                        + " (--solver ejml|jacobi, --layers, --width, --rows, --dim, --threads, --csv)");
             }
         }
         if (!solver.equals("ejml") && !solver.equals("jacobi")) {
@@ -49,9 +51,10 @@ public final class PcaBench {
         if (dim < 1 || dim > width) {
             throw new IllegalArgumentException("--dim must be within 1..width, got " + dim);
         }
-        System.out.printf(Locale.ROOT, "%s: %d layers, width %d, %d rows each, %s directions, %d processors%n",
+        Pca.useThreads(threads); // as the calibrator does with its threads setting
+        System.out.printf(Locale.ROOT, "%s: %d layers, width %d, %d rows each, %s directions, %d processors, %d threads%n",
                 solver, layers, width, rows, solver.equals("ejml") ? "top " + dim : "all " + width,
-                Runtime.getRuntime().availableProcessors());
+                Runtime.getRuntime().availableProcessors(), threads);
         StringBuilder table = new StringBuilder("solver,layer,width,rows,dim,add_s,decompose_s\n");
         double addTotal = 0;
         double decomposeTotal = 0;
