@@ -14,6 +14,7 @@
 //   seq-*         seq_rm inside the recent window and in compressed history, seq_cp, two sequences in one
 //                 batch, state save/restore, an unsupported context refused
 //   batch-*       sequences of different lengths decoded in one batch against each run alone
+#include "tool_checks.h"
 #include "tool_common.h"
 
 #include "llama-deltakv-side-file.h" // llama_deltakv_test_params
@@ -27,14 +28,7 @@
 #include <string>
 #include <vector>
 
-static int g_failures = 0;
 static int g_gpu_layers = 0;
-
-static void report(bool ok, const std::string & name, const std::string & detail) {
-    printf("%s %s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
-    fflush(stdout);
-    g_failures += ok ? 0 : 1;
-}
 
 struct run_config {
     const char * sidefile        = nullptr; // nullptr: stock memory
@@ -88,16 +82,6 @@ static bool open_run(llama_model * model, const run_config & cfg, run_context & 
     return rc.ctx != nullptr;
 }
 
-// decodes tokens of one sequence at pos0.., logits for the last one
-static std::vector<float> logits_of(llama_context * ctx, int32_t i, int32_t n_vocab) {
-    const float * l = llama_get_logits_ith(ctx, i);
-    return std::vector<float>(l, l + n_vocab);
-}
-
-static llama_token argmax(const std::vector<float> & l) {
-    return (llama_token) (std::max_element(l.begin(), l.end()) - l.begin());
-}
-
 // the prompt in calls of at most `chunk` tokens, then n_gen greedy steps; logits of the last prompt token
 // and of each step
 static bool run_script(llama_context * ctx, const std::vector<llama_token> & prompt, int32_t chunk, int32_t n_gen,
@@ -126,12 +110,6 @@ static bool run_script(llama_context * ctx, const std::vector<llama_token> & pro
     return true;
 }
 
-struct diff_stats {
-    double max_rel = 0; // max |a - b| / max |a| over the vocabulary, worst step
-    int    top1    = 0; // steps with the same argmax
-    int    steps   = 0;
-};
-
 // one batch of one token for each sequence i (seq_id i), every token's logits kept
 static bool decode_one_each(llama_context * ctx, const std::vector<llama_token> & tokens,
                             const std::vector<int32_t> & pos) {
@@ -148,30 +126,6 @@ static bool decode_one_each(llama_context * ctx, const std::vector<llama_token> 
     const bool ok = llama_decode(ctx, batch) == 0;
     llama_batch_free(batch);
     return ok;
-}
-
-static diff_stats compare(const std::vector<std::vector<float>> & a, const std::vector<std::vector<float>> & b) {
-    diff_stats d;
-    for (size_t s = 0; s < std::min(a.size(), b.size()); ++s) {
-        double mx = 0, scale = 0;
-        for (size_t i = 0; i < a[s].size(); ++i) {
-            mx    = std::max(mx, (double) std::fabs(a[s][i] - b[s][i]));
-            scale = std::max(scale, (double) std::fabs(a[s][i]));
-        }
-        d.max_rel = std::max(d.max_rel, mx / std::max(scale, 1e-9));
-        d.top1   += argmax(a[s]) == argmax(b[s]) ? 1 : 0;
-        d.steps++;
-    }
-    if (a.size() != b.size()) {
-        d.steps = -1;
-    }
-    return d;
-}
-
-static std::string fmt(const char * f, double x) {
-    char buf[64];
-    snprintf(buf, sizeof(buf), f, x);
-    return buf;
 }
 
 static llama_deltakv_stats stats_of(llama_context * ctx) {
@@ -763,6 +717,6 @@ int main(int argc, char ** argv) {
     }
 
     llama_model_free(model);
-    printf("%d failure(s)\n", g_failures);
-    return g_failures;
+    printf("%d failure(s)\n", tool_failures());
+    return tool_failures();
 }

@@ -22,6 +22,7 @@
 //
 // The tolerance is that of the memory test: three times the difference between a stock F16 and F32
 // cache on one device (the rounding of the cache itself), at least 1e-3.
+#include "tool_checks.h"
 #include "tool_common.h"
 
 #include "llama-context.h"           // llama_context::get_memory
@@ -38,20 +39,7 @@
 #include <string>
 #include <vector>
 
-static int  g_failures   = 0;
 static bool g_flash_attn = false; // --fa on
-
-static void report(bool ok, const std::string & name, const std::string & detail) {
-    printf("%s %s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
-    fflush(stdout);
-    g_failures += ok ? 0 : 1;
-}
-
-static std::string fmt(const char * f, double x) {
-    char buf[64];
-    snprintf(buf, sizeof(buf), f, x);
-    return buf;
-}
 
 // the devices of the RPC servers at the comma-separated endpoints (empty when one cannot be reached)
 static std::vector<ggml_backend_dev_t> rpc_devices(const std::string & endpoints) {
@@ -104,15 +92,6 @@ struct run_result {
     std::set<std::string>           buffers; // the memory's buffer types that hold bytes
 };
 
-static std::vector<float> last_logits(llama_context * ctx, int32_t n_vocab) {
-    const float * l = llama_get_logits_ith(ctx, -1);
-    return std::vector<float>(l, l + n_vocab);
-}
-
-static llama_token argmax(const std::vector<float> & l) {
-    return (llama_token) (std::max_element(l.begin(), l.end()) - l.begin());
-}
-
 // the prompt in calls of 512 tokens, then n_steps tokens one step at a time: the forced ones when given (the
 // same steps in every run, so that a near tie cannot fork two runs), else greedy
 static run_result run(llama_model * model, const run_config & cfg, const std::vector<llama_token> & prompt,
@@ -151,13 +130,13 @@ static run_result run(llama_model * model, const run_config & cfg, const std::ve
             pos += n;
         }
         if (r.ok) {
-            r.logits.push_back(last_logits(ctx, n_vocab));
+            r.logits.push_back(logits_of(ctx, -1, n_vocab));
         }
         for (int32_t s = 0; r.ok && s < n_steps; ++s) {
             r.steps.push_back(forced.empty() ? argmax(r.logits.back()) : forced[s]);
             r.ok = tool_decode(ctx, &r.steps.back(), 1, pos++);
             if (r.ok) {
-                r.logits.push_back(last_logits(ctx, n_vocab));
+                r.logits.push_back(logits_of(ctx, -1, n_vocab));
             }
         }
         if (dkv != nullptr) {
@@ -172,31 +151,6 @@ static run_result run(llama_model * model, const run_config & cfg, const std::ve
     }
     llama_deltakv_free(dkv);
     return r;
-}
-
-struct diff_stats {
-    double max_rel = 0; // max |a - b| / max |a| over the vocabulary, worst step
-    int    top1    = 0; // steps with the same argmax
-    int    steps   = 0;
-};
-
-static diff_stats compare(const run_result & a, const run_result & b) {
-    diff_stats d;
-    if (!a.ok || !b.ok || a.logits.size() != b.logits.size()) {
-        d.steps = -1;
-        return d;
-    }
-    for (size_t s = 0; s < a.logits.size(); ++s) {
-        double mx = 0, scale = 0;
-        for (size_t i = 0; i < a.logits[s].size(); ++i) {
-            mx    = std::max(mx, (double) std::fabs(a.logits[s][i] - b.logits[s][i]));
-            scale = std::max(scale, (double) std::fabs(a.logits[s][i]));
-        }
-        d.max_rel = std::max(d.max_rel, mx / std::max(scale, 1e-9));
-        d.top1   += argmax(a.logits[s]) == argmax(b.logits[s]) ? 1 : 0;
-        d.steps++;
-    }
-    return d;
 }
 
 static std::string describe(const diff_stats & d) {
@@ -246,18 +200,19 @@ int main(int argc, char ** argv) {
     const std::vector<llama_token> forced = run(single, {}, prompt, n_steps).steps;
     if ((int32_t) forced.size() != n_steps) {
         report(false, "split-stock", "the stock run on one device failed");
-        return g_failures;
+        return tool_failures();
     }
 
     // tolerance: the rounding of the cache itself (stock F16 against F32, one device)
     const run_result stock = run(single, {}, prompt, n_steps, forced);
     run_config f32;
     f32.type_kv = GGML_TYPE_F32;
-    const double tol = std::max(1e-3, 3.0 * compare(stock, run(single, f32, prompt, n_steps, forced)).max_rel);
+    const run_result f32_run = run(single, f32, prompt, n_steps, forced);
+    const double tol = std::max(1e-3, 3.0 * compare(stock.logits, f32_run.logits).max_rel);
     printf("tolerance %.2e\n", tol);
 
     {
-        const diff_stats d = compare(stock, run(split, {}, prompt, n_steps, forced));
+        const diff_stats d = compare(stock.logits, run(split, {}, prompt, n_steps, forced).logits);
         report(d.steps == n_steps + 1 && d.max_rel < tol && d.top1 == d.steps, "split-stock", describe(d));
     }
     {
@@ -265,7 +220,7 @@ int main(int argc, char ** argv) {
         cfg.sidefile = argv[3];
         cfg.top_k    = 1 << 20; // every compressed token chosen: the stock cache's logits
         const run_result got = run(split, cfg, prompt, n_steps, forced);
-        const diff_stats d = compare(stock, got);
+        const diff_stats d = compare(stock.logits, got.logits);
         report(d.steps == n_steps + 1 && d.max_rel < tol && d.top1 >= d.steps - 1 && got.stats.n_compressed > 0,
                "split-identity-topk", describe(d) + " compressed=" + std::to_string(got.stats.n_compressed));
 
@@ -285,7 +240,7 @@ int main(int argc, char ** argv) {
         cfg.top_k           = 256; // fewer than are compressed: the choice made on the first device matters
         const run_result one = run(single, cfg, prompt, n_steps, forced);
         const run_result two = run(split, cfg, prompt, n_steps, forced);
-        const diff_stats d = compare(one, two);
+        const diff_stats d = compare(one.logits, two.logits);
         report(d.steps == n_steps + 1 && d.max_rel < tol && d.top1 >= d.steps - 1 && two.stats.n_compressed > 0 &&
                two.stats.n_compressed == one.stats.n_compressed,
                all ? "split-random-all" : "split-random-topk",
@@ -295,6 +250,6 @@ int main(int argc, char ** argv) {
 
     llama_model_free(split);
     llama_model_free(single);
-    printf("%d failure(s)\n", g_failures);
-    return g_failures;
+    printf("%d failure(s)\n", tool_failures());
+    return tool_failures();
 }
