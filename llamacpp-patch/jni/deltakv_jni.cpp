@@ -56,14 +56,12 @@ JNIEXPORT void JNI_FN(initBackends)(JNIEnv * env, jclass, jstring backend_dir) {
 
 JNIEXPORT jobjectArray JNI_FN(devices)(JNIEnv * env, jclass) {
     DKV_TRY
-    const size_t n   = ggml_backend_dev_count();
-    jobjectArray out = env->NewObjectArray((jsize) n, env->FindClass("java/lang/String"), nullptr);
-    for (size_t i = 0; i < n; ++i) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-        const std::string  s   = std::string(ggml_backend_dev_name(dev)) + " (" + ggml_backend_dev_description(dev) + ")";
-        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, s));
+        names.push_back(std::string(ggml_backend_dev_name(dev)) + " (" + ggml_backend_dev_description(dev) + ")");
     }
-    return out;
+    return to_jstrings(env, names);
     DKV_CATCH(env, nullptr)
 }
 
@@ -96,11 +94,7 @@ JNIEXPORT jobjectArray JNI_FN(addRpcServer)(JNIEnv * env, jclass, jstring endpoi
         aborts_throw guard; // ggml-rpc aborts when it cannot connect or the handshake fails: make it an exception
         names = add_rpc_server(jstring_to_utf8(env, endpoint));
     }
-    jobjectArray out = env->NewObjectArray((jsize) names.size(), env->FindClass("java/lang/String"), nullptr);
-    for (size_t i = 0; out != nullptr && i < names.size(); ++i) {
-        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, names[i]));
-    }
-    return out;
+    return to_jstrings(env, names);
     DKV_CATCH(env, nullptr)
 }
 
@@ -118,17 +112,8 @@ JNIEXPORT jlong JNI_FN(loadModel)(JNIEnv * env, jclass, jstring path, jint n_gpu
         placement.tensor_split.resize(env->GetArrayLength(tensor_split));
         env->GetFloatArrayRegion(tensor_split, 0, (jsize) placement.tensor_split.size(), placement.tensor_split.data());
     }
-    auto strings = [env](jobjectArray array) {
-        std::vector<std::string> out;
-        for (jsize i = 0; array != nullptr && i < env->GetArrayLength(array); ++i) {
-            auto * s = static_cast<jstring>(env->GetObjectArrayElement(array, i));
-            out.push_back(jstring_to_utf8(env, s));
-            env->DeleteLocalRef(s);
-        }
-        return out;
-    };
-    placement.devices     = strings(devices);
-    placement.rpc_devices = strings(rpc_devices);
+    placement.devices     = from_jstrings(env, devices);
+    placement.rpc_devices = from_jstrings(env, rpc_devices);
     std::function<bool(float)> on_progress;
     if (progress != nullptr) {
         jmethodID mid = env->GetMethodID(env->GetObjectClass(progress), "onProgress", "(F)Z");
@@ -226,16 +211,9 @@ JNIEXPORT void JNI_FN(freeChatCall)(JNIEnv *, jclass, jlong call) {
 JNIEXPORT jobjectArray JNI_FN(chatCallPrompt)(JNIEnv * env, jclass, jlong call) {
     DKV_TRY
     const common_chat_params & p = handle<chat_call>(call)->params;
-    jobjectArray out = env->NewObjectArray((jsize) (1 + p.additional_stops.size()), env->FindClass("java/lang/String"),
-                                           nullptr);
-    if (out == nullptr) {
-        return nullptr;
-    }
-    env->SetObjectArrayElement(out, 0, utf8_to_jstring(env, p.prompt));
-    for (size_t i = 0; i < p.additional_stops.size(); ++i) {
-        env->SetObjectArrayElement(out, (jsize) (i + 1), utf8_to_jstring(env, p.additional_stops[i]));
-    }
-    return out;
+    std::vector<std::string> prompt_and_stops = {p.prompt};
+    prompt_and_stops.insert(prompt_and_stops.end(), p.additional_stops.begin(), p.additional_stops.end());
+    return to_jstrings(env, prompt_and_stops);
     DKV_CATCH(env, nullptr)
 }
 
@@ -536,12 +514,7 @@ JNIEXPORT void JNI_FN(cancel)(JNIEnv *, jclass, jlong session) {
 // without DeltaKV memory
 JNIEXPORT jobjectArray JNI_FN(kvBytesByDevice)(JNIEnv * env, jclass, jlong session) {
     DKV_TRY
-    const std::vector<std::string> entries = kv_bytes_by_device(handle<session_handle>(session));
-    jobjectArray out = env->NewObjectArray((jsize) entries.size(), env->FindClass("java/lang/String"), nullptr);
-    for (size_t i = 0; out != nullptr && i < entries.size(); ++i) {
-        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, entries[i]));
-    }
-    return out;
+    return to_jstrings(env, kv_bytes_by_device(handle<session_handle>(session)));
     DKV_CATCH(env, nullptr)
 }
 
@@ -559,14 +532,7 @@ JNIEXPORT jobjectArray JNI_FN(deltaKvSettings)(JNIEnv * env, jclass, jlong sessi
             entries.push_back(std::string(k) + "=" + buf);
         }
     }
-    jobjectArray out = env->NewObjectArray((jsize) entries.size(), env->FindClass("java/lang/String"), nullptr);
-    if (out == nullptr) {
-        return nullptr;
-    }
-    for (size_t i = 0; i < entries.size(); ++i) {
-        env->SetObjectArrayElement(out, (jsize) i, utf8_to_jstring(env, entries[i]));
-    }
-    return out;
+    return to_jstrings(env, entries);
     DKV_CATCH(env, nullptr)
 }
 

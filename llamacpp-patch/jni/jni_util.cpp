@@ -61,6 +61,26 @@ jstring utf8_to_jstring(JNIEnv * env, const std::string & s) {
     return (jstring) env->NewObject(cls, ctor, bytes, cs);
 }
 
+jobjectArray to_jstrings(JNIEnv * env, const std::vector<std::string> & strings) {
+    jobjectArray out = env->NewObjectArray((jsize) strings.size(), env->FindClass("java/lang/String"), nullptr);
+    for (size_t i = 0; out != nullptr && i < strings.size(); ++i) {
+        jstring s = utf8_to_jstring(env, strings[i]);
+        env->SetObjectArrayElement(out, (jsize) i, s);
+        env->DeleteLocalRef(s);
+    }
+    return out;
+}
+
+std::vector<std::string> from_jstrings(JNIEnv * env, jobjectArray array) {
+    std::vector<std::string> out;
+    for (jsize i = 0; array != nullptr && i < env->GetArrayLength(array); ++i) {
+        auto * s = static_cast<jstring>(env->GetObjectArrayElement(array, i));
+        out.push_back(jstring_to_utf8(env, s));
+        env->DeleteLocalRef(s);
+    }
+    return out;
+}
+
 // --- logging --------------------------------------------------------------------------------
 
 static JavaVM *   g_vm      = nullptr;

@@ -19,6 +19,9 @@ std::string bytes_to_string(JNIEnv * env, jbyteArray bytes);
 std::string jstring_to_utf8(JNIEnv * env, jstring str);
 jbyteArray  string_to_bytes(JNIEnv * env, const std::string & s);
 jstring     utf8_to_jstring(JNIEnv * env, const std::string & s);
+// A Java String[] of UTF-8 strings and back (a null array gives no strings).
+jobjectArray             to_jstrings(JNIEnv * env, const std::vector<std::string> & strings);
+std::vector<std::string> from_jstrings(JNIEnv * env, jobjectArray array);
 
 // Native log lines: forwarded to Java (LlamaNative.onLog) and the recent warnings and errors
 // kept per thread, so that an exception can say what llama.cpp said before it failed.
