@@ -1,11 +1,7 @@
 package io.github.deltakv.it;
 
-import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -34,7 +30,7 @@ final class HaproxyBalancer implements AutoCloseable {
     /** Starts HAProxy for the replicas' ports, with the repository's configuration; skips when it is not installed. */
     static HaproxyBalancer start(List<Integer> replicaPorts, Path dir) throws Exception {
         assumeTrue(Files.isExecutable(HAPROXY), "HAProxy is not installed (apt-get install haproxy)");
-        int port = LlamaServerReplicas.freePort();
+        int port = Loopback.freePort();
         StringBuilder servers = new StringBuilder();
         for (int i = 0; i < replicaPorts.size(); i++) {
             servers.append("    server replica").append(i + 1).append(" 127.0.0.1:").append(replicaPorts.get(i))
@@ -48,17 +44,8 @@ final class HaproxyBalancer implements AutoCloseable {
         Files.writeString(file, config);
         Process p = new ProcessBuilder(HAPROXY.toString(), "-db", "-f", file.toString()).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("haproxy.log").toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (true) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
-                return new HaproxyBalancer(p, port);
-            } catch (IOException notYet) {
-                assertThat(p.isAlive()).as("haproxy runs (log in %s)", dir).isTrue();
-                assertThat(System.nanoTime()).as("haproxy listens within 20 s").isLessThan(deadline);
-                Thread.sleep(100);
-            }
-        }
+        Loopback.awaitListening(p, port, 20, "haproxy (log in " + dir + ")");
+        return new HaproxyBalancer(p, port);
     }
 
     /** The OpenAI-compatible base URL of the balanced service. */

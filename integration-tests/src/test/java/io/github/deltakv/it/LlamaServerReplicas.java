@@ -3,8 +3,6 @@ package io.github.deltakv.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,14 +51,8 @@ final class LlamaServerReplicas implements AutoCloseable {
         return get(ports.get(i), "/metrics").body();
     }
 
-    static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
-    }
-
     private void startOne(Path program, Path logDir, List<String> args) throws Exception {
-        int port = freePort();
+        int port = Loopback.freePort();
         List<String> command = new ArrayList<>(List.of(program.toString(), "--host", "127.0.0.1", "--port",
                 Integer.toString(port)));
         command.addAll(args);

@@ -1,12 +1,5 @@
 package io.github.deltakv.it;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,25 +35,12 @@ final class RpcServers implements AutoCloseable {
     }
 
     private void startOne(Path program, Path logDir) throws Exception {
-        int port;
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
+        int port = Loopback.freePort();
         Process p = new ProcessBuilder(program.toString(), "-H", "127.0.0.1", "-p", Integer.toString(port), "-t", "1")
                 .redirectErrorStream(true).redirectOutput(logDir.resolve("rpc-" + port + ".log").toFile()).start();
         processes.add(p);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress("127.0.0.1", port), 1000);
-                endpoints.add("127.0.0.1:" + port);
-                return;
-            } catch (IOException notYet) {
-                assertThat(p.isAlive()).as("ggml-rpc-server on port %d runs", port).isTrue();
-                assertThat(System.nanoTime()).as("ggml-rpc-server on port %d listens within 30 s", port).isLessThan(deadline);
-                Thread.sleep(100);
-            }
-        }
+        Loopback.awaitListening(p, port, 30, "ggml-rpc-server");
+        endpoints.add("127.0.0.1:" + port);
     }
 
     @Override
