@@ -33,7 +33,9 @@ final class Pca {
      * common fork-join pool's parallelism, one less than the processors: one thread on a 2-core machine.
      */
     static void useThreads(int threads) {
-        EjmlConcurrency.setMaxThreads(threads);
+        if (EjmlConcurrency.getMaxThreads() != threads) { // a new pool each time would leave the old one's threads
+            EjmlConcurrency.setMaxThreads(threads);
+        }
     }
 
     // rows centred and multiplied at a time: bounds the copy at BLOCK * n doubles

@@ -1,5 +1,7 @@
 package io.github.deltakv.langchain4j.internal;
 
+import io.github.deltakv.langchain4j.SplitMode;
+
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -41,7 +43,7 @@ public final class LlamaNative {
 
     /** Loads a GGUF model with llama.cpp's default placement: layers split over every GPU, when there are some. */
     public static long loadModel(String path, int gpuLayers, LoadProgress progress) {
-        return loadModel(path, gpuLayers, 1, 0, null, null, new String[0], progress);
+        return loadModel(path, gpuLayers, SplitMode.LAYER.ordinal(), 0, null, null, new String[0], progress);
     }
 
     /** Adds the devices of the ggml-rpc-server at {@code endpoint} ("host:port"), once; returns their names. */
